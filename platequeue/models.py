@@ -1,4 +1,4 @@
-"""Audit and results store: typed SQLAlchemy 2 models (PostgreSQL in production, SQLite in the demo).
+"""Audit and results store: typed SQLAlchemy 2 models (PostgreSQL in production, SQLite in demos).
 
 PostgreSQL is the source of truth for runs (DESIGN.md §3); Celery only carries well-task ids.
 """
@@ -125,6 +125,7 @@ class WellTask(Base):
     status: Mapped[str] = mapped_column(String(16), default=WellStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     dispatched_at: Mapped[datetime | None] = mapped_column()
+    task_id: Mapped[str | None] = mapped_column(String(64))
     worker: Mapped[str | None] = mapped_column(String(255))
     worker_pid: Mapped[int | None] = mapped_column(Integer)
     device: Mapped[str | None] = mapped_column(String(64))

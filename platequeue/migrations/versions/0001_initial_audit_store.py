@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 05:32:13.347626
+Create Date: 2026-11-22 05:33:00.362292
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("task_id", sa.String(length=64), nullable=True),
         sa.Column("worker", sa.String(length=255), nullable=True),
         sa.Column("worker_pid", sa.Integer(), nullable=True),
         sa.Column("device", sa.String(length=64), nullable=True),

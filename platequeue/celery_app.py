@@ -1,0 +1,63 @@
+"""The Celery application and every setting that matters (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from platequeue.settings import Settings, get_settings
+
+WELL_TASK = "platequeue.well"
+FINALIZE_TASK = "platequeue.finalize"
+WRITEBACK_TASK = "platequeue.writeback"
+SWEEP_TASK = "platequeue.sweep"
+CLEANUP_TASK = "platequeue.cleanup"
+QUEUES = ("gpu", "cpu", "maint")
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    """Celery configuration derived from the settings; JSON only on the broker."""
+    vt = settings.visibility_timeout
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": max(5, settings.task_time_limit - 30),
+        "visibility_timeout": vt,
+        "broker_transport_options": {"visibility_timeout": vt},
+        "result_backend_transport_options": {"visibility_timeout": vt},
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_connection_retry_on_startup": True,
+        "task_ignore_result": True,
+        "result_expires": 3600,
+        "task_default_queue": "cpu",
+        "task_routes": {
+            FINALIZE_TASK: {"queue": "maint"},
+            WRITEBACK_TASK: {"queue": "maint"},
+            SWEEP_TASK: {"queue": "maint"},
+            CLEANUP_TASK: {"queue": "maint"},
+        },
+        "worker_hijack_root_logger": False,
+        "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
+        "timezone": "UTC",
+        "beat_schedule": {
+            "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
+            "cleanup": {"task": CLEANUP_TASK, "schedule": 3600.0},
+        },
+    }
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    """Build the Celery app; tasks are ``@shared_task`` in ``workers`` and ``beat``."""
+    settings = settings or get_settings()
+    app = Celery("platequeue", set_as_current=True)
+    app.conf.update(celery_config(settings))
+    return app

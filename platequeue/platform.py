@@ -1,0 +1,96 @@
+"""The platform context: settings, engines, the OMERO catalog and the task sender, injected.
+
+Services (web, workers, beat, CLI) build one :class:`Platform` per process and hand it to the
+domain functions in :mod:`platequeue.runs`; tests build their own with other settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from platequeue.db import engine_for
+from platequeue.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import redis
+    from celery import Celery
+
+    from platequeue.omero.metadata import OmeroCatalog
+    from platequeue.omero.model import PixelsInfo
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[str, list[Any], str, str], None]
+"""send(task name, JSON args, queue, task id)."""
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    _celery: Celery | None = field(default=None, repr=False)
+
+    @property
+    def audit(self) -> Engine:
+        return engine_for(self.settings.database_url)
+
+    @property
+    def omero(self) -> Engine:
+        return engine_for(self.settings.omero_db_url)
+
+    @cached_property
+    def catalog(self) -> OmeroCatalog:
+        from platequeue.omero.metadata import OmeroCatalog
+
+        return OmeroCatalog(self.omero)
+
+    @property
+    def celery(self) -> Celery:
+        if self._celery is None:
+            from platequeue.celery_app import create_celery
+
+            self._celery = create_celery(self.settings)
+        return self._celery
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        from platequeue.broker import redis_client
+
+        return redis_client(self.settings)
+
+    def read_field(self, pixels: PixelsInfo) -> np.ndarray:
+        """One field (C, Z, Y, X) of an image, straight from the binary repository."""
+        from platequeue.omero.repo import read_field
+
+        return read_field(self.settings.omero_data_dir, pixels)
+
+    def send(self, name: str, args: list[Any], queue: str, task_id: str | None = None) -> str:
+        """Publish one JSON task message; returns its task id."""
+        task_id = task_id or uuid.uuid4().hex
+        self.celery.send_task(name, args=args, queue=queue, task_id=task_id,
+                              serializer="json")
+        return task_id
+
+
+_platform: Platform | None = None
+
+
+def get_platform() -> Platform:
+    """The process-wide platform built from the environment."""
+    global _platform
+    if _platform is None:
+        _platform = Platform(get_settings())
+    return _platform
+
+
+def set_platform(platform: Platform | None) -> None:
+    """Install a platform (tests, the web app factory, the worker entry)."""
+    global _platform
+    _platform = platform

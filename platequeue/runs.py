@@ -1,0 +1,228 @@
+"""Run service: submit, cancel, rerun failed wells, status and results (DESIGN.md §3).
+
+Every entry point checks OMERO's read rules for the plate before anything is written, and
+nothing is queued unless every check passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from pipelines import registry
+from platequeue.db import session_scope
+from platequeue.dispatch import dispatch
+from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
+from platequeue.models import (
+    TERMINAL_RUN,
+    AuditEvent,
+    Role,
+    Run,
+    RunStatus,
+    User,
+    WellStatus,
+    WellTask,
+    utcnow,
+)
+from platequeue.platform import Platform
+from platequeue.workers_registry import gpu_workers_up
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: int
+    status: str
+    user: str
+    plate_id: int
+    plate_name: str
+    pipeline: str
+    pipeline_version: str
+    pipeline_hash: str
+    params: dict[str, Any]
+    queue: str
+    wells_total: int
+    wells_done: int
+    wells_failed: int
+    wells_running: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def audit(s: Session, actor: str, action: str, run_id: int | None, **detail: Any) -> None:
+    s.add(AuditEvent(actor=actor, action=action, run_id=run_id, detail=detail))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def ensure_user(platform: Platform, omename: str) -> User:
+    """Map an OMERO experimenter to the platform user (created on first use)."""
+    exp = platform.catalog.find_user(omename)
+    if exp is None:
+        raise NotFound(f"no OMERO experimenter named {omename!r}")
+    with session_scope(platform.audit) as s:
+        user = s.scalar(select(User).where(User.omename == exp.omename))
+        if user is None:
+            role = Role.ADMIN.value if exp.is_admin else Role.USER.value
+            user = User(omename=exp.omename, omero_user_id=exp.id, email=exp.email, role=role)
+            s.add(user)
+            s.flush()
+        s.expunge(user)
+    return user
+
+
+def choose_queue(platform: Platform, gpu_capable: bool) -> str:
+    """``gpu`` when the pipeline supports it and a GPU worker is alive, else ``cpu``."""
+    return "gpu" if gpu_capable and gpu_workers_up(platform.redis) else "cpu"
+
+
+def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
+           params: Mapping[str, object] | None = None, actor: str | None = None) -> RunView:
+    """Validate everything, write the run and its well rows, commit, then dispatch."""
+    user = ensure_user(platform, omename)
+    plate = platform.catalog.plate(plate_id)
+    if plate is None:
+        raise NotFound(f"no plate with id {plate_id}")
+    if not platform.catalog.can_read_plate(user.omero_user_id, plate_id):
+        raise Forbidden(f"user {omename!r} may not read plate {plate_id}")
+    try:
+        pipe = registry.get(pipeline)
+        resolved = pipe.resolve_params(dict(params or {}))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    wells = platform.catalog.wells(plate_id)
+    if not wells:
+        raise Invalid(f"plate {plate_id} has no wells with images")
+    queue = choose_queue(platform, pipe.gpu)
+    with session_scope(platform.audit) as s:
+        run = Run(user_id=user.id, plate_id=plate_id, plate_name=plate.name,
+                  pipeline_name=pipe.name, pipeline_version=pipe.version,
+                  pipeline_hash=pipe.hash, params=dict(resolved), queue=queue,
+                  wells_total=len(wells))
+        s.add(run)
+        s.flush()
+        s.add_all(WellTask(run_id=run.id, user_id=user.id, well_id=w.id, row=w.row,
+                           column=w.column, label=w.label) for w in wells)
+        audit(s, actor or omename, "submit", run.id, plate_id=plate_id, pipeline=pipe.name,
+              version=pipe.version, hash=pipe.hash, params=dict(resolved), queue=queue,
+              wells=len(wells))
+        run_id = run.id
+    dispatch(platform)
+    log.info("run %d submitted: plate %d, %d wells, %s", run_id, plate_id, len(wells), queue)
+    return status(platform, run_id)
+
+
+def _load_run(s: Session, run_id: int) -> Run:
+    run = s.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"no run with id {run_id}")
+    return run
+
+
+def status(platform: Platform, run_id: int) -> RunView:
+    with session_scope(platform.audit) as s:
+        run = _load_run(s, run_id)
+        n_running = s.scalar(
+            select(func.count()).select_from(WellTask)
+            .where(WellTask.run_id == run_id, WellTask.status == WellStatus.RUNNING.value)) or 0
+        return RunView(
+            run_id=run.id, status=run.status, user=run.user.omename, plate_id=run.plate_id,
+            plate_name=run.plate_name, pipeline=run.pipeline_name,
+            pipeline_version=run.pipeline_version, pipeline_hash=run.pipeline_hash,
+            params=dict(run.params), queue=run.queue, wells_total=run.wells_total,
+            wells_done=run.wells_done, wells_failed=run.wells_failed,
+            wells_running=n_running, created_at=run.created_at.isoformat(),
+            started_at=_iso(run.started_at), finished_at=_iso(run.finished_at))
+
+
+def run_owner(platform: Platform, run_id: int) -> str:
+    with session_scope(platform.audit) as s:
+        return _load_run(s, run_id).user.omename
+
+
+def list_runs(platform: Platform, *, omename: str | None = None, limit: int = 50) -> list[RunView]:
+    """Newest first; ``omename`` None lists everyone's (operators)."""
+    with session_scope(platform.audit) as s:
+        q = select(Run.id).order_by(Run.id.desc()).limit(limit)
+        if omename is not None:
+            q = q.join(User, User.id == Run.user_id).where(User.omename == omename)
+        ids = list(s.scalars(q))
+    return [status(platform, i) for i in ids]
+
+
+def cancel(platform: Platform, run_id: int, *, actor: str) -> RunView:
+    """Queued wells never start; running wells stop at their next check."""
+    task_ids: list[str] = []
+    with session_scope(platform.audit) as s:
+        run = _load_run(s, run_id)
+        if run.status in TERMINAL_RUN:
+            raise Conflict(f"run {run_id} is already {run.status}")
+        now = utcnow()
+        s.execute(update(Run).where(Run.id == run_id)
+                  .values(status=RunStatus.CANCELLED.value, finalized=True, finished_at=now))
+        task_ids = [t for t in s.scalars(select(WellTask.task_id).where(
+            WellTask.run_id == run_id, WellTask.status.in_(("queued", "retry")),
+            WellTask.task_id.is_not(None))) if t]
+        s.execute(update(WellTask)
+                  .where(WellTask.run_id == run_id, WellTask.status.in_(("queued", "retry")))
+                  .values(status=WellStatus.CANCELLED.value, finished_at=now))
+        audit(s, actor, "cancel", run_id)
+    if task_ids:
+        platform.celery.control.revoke(task_ids)
+    return status(platform, run_id)
+
+
+def rerun_failed(platform: Platform, run_id: int, *, actor: str) -> RunView:
+    """Queue again just the failed wells of a finished run."""
+    with session_scope(platform.audit) as s:
+        run = _load_run(s, run_id)
+        if run.status not in (RunStatus.PARTIAL.value, RunStatus.FAILED.value):
+            raise Conflict(f"run {run_id} is {run.status}; only partial or failed runs rerun")
+        failed = s.execute(update(WellTask)
+                           .where(WellTask.run_id == run_id,
+                                  WellTask.status == WellStatus.FAILED.value)
+                           .values(status=WellStatus.QUEUED.value, attempts=0, error=None,
+                                   dispatched_at=None, finished_at=None, task_id=None))
+        n = failed.rowcount
+        s.execute(update(Run).where(and_(Run.id == run_id))
+                  .values(status=RunStatus.RUNNING.value, wells_failed=Run.wells_failed - n,
+                          finalized=False, finished_at=None))
+        audit(s, actor, "rerun", run_id, wells=n)
+    dispatch(platform)
+    return status(platform, run_id)
+
+
+def results(platform: Platform, run_id: int) -> tuple[list[str], list[dict[str, Any]]]:
+    """One row per well and field: identity columns then every feature (sorted by name)."""
+    from platequeue.models import Measurement
+
+    with session_scope(platform.audit) as s:
+        run = _load_run(s, run_id)
+        wells = {w.well_id: w for w in s.scalars(select(WellTask).where(
+            WellTask.run_id == run_id))}
+        rows: dict[tuple[int, int], dict[str, Any]] = {}
+        features: set[str] = set()
+        for m in s.scalars(select(Measurement).where(Measurement.run_id == run_id)):
+            w = wells[m.well_id]
+            row = rows.setdefault((m.well_id, m.field), {
+                "plate_id": run.plate_id, "well": w.label, "row": w.row, "column": w.column,
+                "field": m.field, "image_id": m.image_id})
+            row[m.feature] = m.value
+            features.add(m.feature)
+    columns = ["plate_id", "well", "row", "column", "field", "image_id", *sorted(features)]
+    ordered = [rows[k] for k in sorted(rows, key=lambda k: (wells[k[0]].row,
+                                                            wells[k[0]].column, k[1]))]
+    return columns, ordered
