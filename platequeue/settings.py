@@ -58,12 +58,19 @@ class Settings:
     worker_heartbeat_ttl: int
     worker_max_tasks_per_child: int
     cupy_gpu_memory_limit: str | None
+    cuda_visible_devices: str | None
+    requeue_after: int
     oauth: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def visibility_timeout(self) -> int:
         """Redis redelivery timeout: always above the hard task time limit."""
         return self.task_time_limit + max(600, self.task_time_limit // 2)
+
+    @property
+    def requeue_after_s(self) -> int:
+        """Seconds after which a dispatched but never-started well is sent again."""
+        return self.requeue_after or self.visibility_timeout
 
     @property
     def redis_socket(self) -> Path:
@@ -175,6 +182,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_heartbeat_ttl=_int(env, "WORKER_HEARTBEAT_TTL", 15, minimum=3),
         worker_max_tasks_per_child=_int(env, "WORKER_MAX_TASKS_PER_CHILD", 200, minimum=1),
         cupy_gpu_memory_limit=env.get("CUPY_GPU_MEMORY_LIMIT") or None,
+        cuda_visible_devices=env.get("CUDA_VISIBLE_DEVICES"),
+        requeue_after=_int(env, "REQUEUE_AFTER", 0, minimum=0),
         oauth={k: v for k, v in env.items() if k.startswith("OAUTH_")},
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

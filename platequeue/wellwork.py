@@ -14,6 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from platequeue.runs import audit
 
 log = logging.getLogger(__name__)
 
-PERMANENT = (ValueError, LookupError, TypeError, ArithmeticError)
+PERMANENT = (ValueError, LookupError, TypeError, ArithmeticError, SoftTimeLimitExceeded)
 """Errors that retrying cannot fix (corrupt data, bad parameters, bugs): fail the well now."""
 
 

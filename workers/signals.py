@@ -1,0 +1,61 @@
+"""Worker lifecycle: fresh DB engines after fork, a liveness key while the worker runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import redis
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from platequeue import workers_registry
+from platequeue.db import dispose_all
+from platequeue.platform import get_platform
+
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+@worker_process_init.connect
+def _fresh_engines(**_: Any) -> None:
+    dispose_all()
+
+
+def _queues(consumer: Any) -> list[str]:
+    try:
+        return sorted(q.name for q in consumer.task_consumer.queues)
+    except AttributeError:
+        return []
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    platform = get_platform()
+    hostname = getattr(sender, "hostname", None) or "unknown"
+    info = {"queues": _queues(sender), "pid": os.getpid(),
+            "gpu": platform.settings.cuda_visible_devices}
+    ttl = platform.settings.worker_heartbeat_ttl
+
+    def beat() -> None:
+        while not _stop.is_set():
+            try:
+                workers_registry.announce(platform.redis, hostname, info, ttl)
+            except (redis.RedisError, OSError) as exc:  # keep beating through hiccups
+                log.warning("worker heartbeat failed: %s", exc)
+            _stop.wait(ttl / 3)
+
+    threading.Thread(target=beat, name="platequeue-heartbeat", daemon=True).start()
+    log.info("worker %s ready on queues %s", hostname, info["queues"])
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(sender: Any = None, **_: Any) -> None:
+    _stop.set()
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        try:
+            workers_registry.retire(get_platform().redis, hostname)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("could not retire worker key: %s", exc)
