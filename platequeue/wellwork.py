@@ -152,7 +152,7 @@ class WellCommand:
             t0 = time.perf_counter()
             pixels = catalog.pixels(ref.image_id)
             host = self.platform.read_field(pixels)
-            field = backend.to_device(host, self.device)
+            field = backend.to_device(host, "gpu" if self.device.startswith("gpu") else "cpu")
             nbytes += int(host.nbytes)
             t1 = time.perf_counter()
             features = pipe.run_field(field, channels=channels, params=params)

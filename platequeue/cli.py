@@ -1,0 +1,272 @@
+"""``platequeue`` command line: the operator's entry to every part of the platform."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from platequeue.errors import PlatequeueError
+from platequeue.settings import SettingsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _platform() -> Any:
+    from platequeue.logs import configure_logging
+    from platequeue.platform import get_platform
+
+    platform = get_platform()
+    configure_logging(platform.settings)
+    return platform
+
+
+def friendly(fn: F) -> F:
+    """Turn domain and configuration errors into one clear line and a non-zero exit."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SettingsError as exc:
+            click.echo(f"configuration error: {exc}", err=True)
+            sys.exit(2)
+        except PlatequeueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not of the form name=value",
+                                     param_hint="--param")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.group()
+def main() -> None:
+    """Queue analyses of OMERO high-content-screening plates on GPU/CPU workers."""
+
+
+@main.command()
+@friendly
+def migrate() -> None:
+    """Bring the audit store up to the latest schema (Alembic)."""
+    from platequeue.migrate import upgrade
+
+    upgrade(_platform().settings.database_url)
+    click.echo("audit store is at the latest revision")
+
+
+@main.command("demo-data")
+@click.option("--plates", default=1, show_default=True, type=click.IntRange(1, 20))
+@click.option("--wells", default=96, show_default=True, type=click.Choice(["96", "384"]))
+@click.option("--fields", default=2, show_default=True, type=click.IntRange(1, 16))
+@click.option("--size", default=256, show_default=True, type=click.IntRange(64, 4096),
+              help="Field width and height in pixels.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@friendly
+def demo_data(plates: int, wells: str, fields: int, size: int, seed: int) -> None:
+    """Write a synthetic plate (known nuclei counts) into the OMERO database and repository."""
+    from platequeue.demo import write_demo
+
+    manifest = write_demo(_platform().settings, plates=plates, wells=int(wells),
+                          fields=fields, size=size, seed=seed)
+    for p in manifest.plates:
+        click.echo(f"plate {p.id} {p.name!r}: {len(p.wells)} wells x {p.fields} fields, "
+                   f"{p.total_nuclei} nuclei ({p.backend}, {p.pixels_type})")
+    click.echo(f"OMERO database: {manifest.db_url}\nrepository: {manifest.data_dir}")
+
+
+@main.command()
+@click.option("--user", "omename", required=True, help="OMERO user name (omename).")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def plates(omename: str, as_json: bool) -> None:
+    """Plates the OMERO user may read."""
+    platform = _platform()
+    exp = platform.catalog.find_user(omename)
+    if exp is None:
+        raise click.ClickException(f"no OMERO experimenter named {omename!r}")
+    found = platform.catalog.plates_for_user(exp.id)
+    rows = [{"id": p.id, "name": p.name, "rows": p.rows, "columns": p.columns,
+             "wells": p.wells, "fields": p.fields, "channels": list(p.channels),
+             "screen": p.screen_name} for p in found]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'id':>8}  {'screen':<20} {'plate':<28} {'wells':>5} {'fields':>6}  channels")
+    for r in rows:
+        click.echo(f"{r['id']:>8}  {(r['screen'] or '-'):<20} {r['name']:<28} {r['wells']:>5} "
+                   f"{r['fields']:>6}  {','.join(r['channels'])}")
+
+
+def _summary(view: Any) -> dict[str, Any]:
+    return {"run_id": view.run_id, "status": view.status, "wells_total": view.wells_total,
+            "wells_done": view.wells_done, "wells_failed": view.wells_failed}
+
+
+def _wait(platform: Any, run_id: int, *, quiet: bool) -> Any:
+    from platequeue import runs
+
+    terminal = {"succeeded", "partial", "failed", "cancelled"}
+    last = ""
+    while True:
+        view = runs.status(platform, run_id)
+        ended = view.wells_done + view.wells_failed
+        line = (f"run {run_id}: {view.status} {ended}/{view.wells_total} wells"
+                f" ({view.wells_failed} failed, {view.wells_running} running)")
+        if not quiet and line != last:
+            click.echo(line, err=True)
+            last = line
+        if view.status in terminal:
+            return view
+        time.sleep(0.5)
+
+
+@main.command()
+@click.option("--user", "omename", required=True)
+@click.option("--plate", "plate_id", required=True, type=int)
+@click.option("--pipeline", required=True)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE")
+@click.option("--wait", is_flag=True, help="Show progress; exit 0 only if the run succeeded.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def submit(omename: str, plate_id: int, pipeline: str, params: tuple[str, ...], wait: bool,
+           as_json: bool) -> None:
+    """Queue a run of PIPELINE over a plate as the named OMERO user."""
+    from platequeue import runs
+    from platequeue.broker import check_broker
+
+    parsed = _parse_params(params)
+    platform = _platform()
+    check_broker(platform.settings)
+    view = runs.submit(platform, omename=omename, plate_id=plate_id, pipeline=pipeline,
+                       params=parsed, actor=f"cli:{omename}")
+    if wait:
+        view = _wait(platform, view.run_id, quiet=as_json)
+    click.echo(json.dumps(_summary(view)) if as_json else
+               f"run {view.run_id} {view.status}: {view.wells_done}/{view.wells_total} wells done,"
+               f" {view.wells_failed} failed")
+    if wait and view.status != "succeeded":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def status(run_id: int, as_json: bool) -> None:
+    """Show a run's state and counts."""
+    from platequeue import runs
+
+    view = runs.status(_platform(), run_id)
+    if as_json:
+        click.echo(json.dumps(view.to_json(), indent=2))
+    else:
+        click.echo(f"run {view.run_id} [{view.status}] {view.pipeline} {view.pipeline_version} "
+                   f"on plate {view.plate_id} ({view.plate_name}) for {view.user}: "
+                   f"{view.wells_done}/{view.wells_total} done, {view.wells_failed} failed, "
+                   f"{view.wells_running} running")
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@friendly
+def cancel(run_id: int) -> None:
+    """Cancel a run: queued wells never start, running wells stop at their next check."""
+    from platequeue import runs
+
+    view = runs.cancel(_platform(), run_id, actor="cli")
+    click.echo(f"run {view.run_id} {view.status}")
+
+
+@main.command("rerun-failed")
+@click.argument("run_id", type=int)
+@friendly
+def rerun_failed(run_id: int) -> None:
+    """Queue the failed wells of a partial or failed run again."""
+    from platequeue import runs
+
+    view = runs.rerun_failed(_platform(), run_id, actor="cli")
+    queued = view.wells_total - view.wells_done
+    click.echo(f"run {view.run_id} {view.status}: {queued} wells queued")
+
+
+def render_results(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@main.command()
+@click.argument("run_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True)
+@friendly
+def results(run_id: int, fmt: str) -> None:
+    """One row per well and field with every measured feature."""
+    from platequeue import runs
+
+    columns, rows = runs.results(_platform(), run_id)
+    click.echo(render_results(columns, rows, fmt), nl=False)
+
+
+@main.command("pipelines")
+@click.option("--json", "as_json", is_flag=True)
+def pipelines_cmd(as_json: bool) -> None:
+    """Built-in pipelines and their parameters."""
+    from pipelines import registry
+
+    listing = [{"name": p.name, "version": p.version, "hash": p.hash, "gpu": p.gpu,
+                "parameters": p.parameters()} for p in map(registry.get, registry.names())]
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    for p in listing:
+        click.echo(f"{p['name']} {p['version']} ({p['hash'][:12]}){' gpu' if p['gpu'] else ''}")
+        for name, decl in p["parameters"].items():
+            click.echo(f"    {name} = {decl.get('default')!r}  {decl.get('description', '')}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for the JSON API, the Python client and scripts."""
+
+
+@token.command("create")
+@click.option("--user", "omename", required=True)
+@click.option("--scope", type=click.Choice(["read", "submit"]), default="read", show_default=True)
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True)
+@click.option("--name", default="cli", show_default=True)
+@friendly
+def token_create(omename: str, scope: str, days: int, name: str) -> None:
+    """Create a token; it is printed once and stored only as a hash."""
+    from platequeue import tokens
+    from platequeue.runs import ensure_user
+
+    platform = _platform()
+    user = ensure_user(platform, omename)
+    click.echo(tokens.create(platform, user.id, name=name, scope=scope, days=days))
+
+
+from platequeue import cli_services as _services  # noqa: E402
+
+_services.register(main)
