@@ -1,0 +1,46 @@
+"""Flask app factory: ``create_app(test_config=None)``, one blueprint per module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from platequeue.errors import PlatequeueError
+from platequeue.platform import Platform, get_platform, set_platform
+
+
+def create_app(test_config: dict[str, Any] | None = None,
+               platform: Platform | None = None) -> Flask:
+    if platform is not None:
+        set_platform(platform)
+    platform = get_platform()
+    app = Flask(__name__, template_folder="templates")
+    app.config.from_mapping(
+        SECRET_KEY=platform.settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=platform.settings.app_env == "production",
+        DEV_LOGIN=platform.settings.app_env == "development",
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["platform"] = platform
+
+    from web import api, auth, health, pages
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(health.bp)
+
+    @app.errorhandler(PlatequeueError)
+    def domain_error(exc: PlatequeueError) -> Any:
+        return jsonify(error=str(exc)), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        return jsonify(error=exc.description or exc.name), exc.code
+
+    return app
