@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from platequeue.omero.model import PixelsInfo
+from platequeue.omero.repo import (
+    PixelsFileError,
+    UnsafePathError,
+    UnwrittenPlaneError,
+    nested_relpath,
+    pixel_dtype,
+    read_field,
+    read_plane,
+    romio_relpath,
+    safe_path,
+)
+from platequeue.omero.writers import blank_romio_plane, write_romio
+
+
+@pytest.mark.parametrize(
+    ("pid", "expected"),
+    [
+        (0, "Pixels/0"),
+        (999, "Pixels/999"),
+        (1000, "Pixels/Dir-001/1000"),
+        (1999, "Pixels/Dir-001/1999"),
+        (12345, "Pixels/Dir-012/12345"),
+        (1234567, "Pixels/Dir-001/Dir-234/1234567"),
+        (1000001, "Pixels/Dir-001/Dir-000/1000001"),
+    ],
+)
+def test_romio_relpath(pid: int, expected: str) -> None:
+    assert romio_relpath(pid) == expected
+
+
+def test_nested_relpath_other_folders() -> None:
+    assert nested_relpath("Files", 1000) == "Files/Dir-001/1000"
+    assert nested_relpath("Thumbnails", 5) == "Thumbnails/5"
+    with pytest.raises(ValueError, match="unknown"):
+        nested_relpath("../etc", 5)
+    with pytest.raises(ValueError, match="negative"):
+        nested_relpath("Pixels", -1)
+
+
+@pytest.mark.parametrize(
+    ("ptype", "dtype"),
+    [("int8", "i1"), ("uint8", "u1"), ("int16", ">i2"), ("uint16", ">u2"), ("int32", ">i4"),
+     ("uint32", ">u4"), ("float", ">f4"), ("double", ">f8")],
+)
+def test_pixel_dtype(ptype: str, dtype: str) -> None:
+    assert pixel_dtype(ptype) == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("ptype", ["bit", "complex", "double-complex", "uint64", ""])
+def test_pixel_dtype_unsupported(ptype: str) -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        pixel_dtype(ptype)
+
+
+def test_safe_path_refuses_escapes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "repo"
+    (root / "Pixels").mkdir(parents=True)
+    outside = tmp_path / "secret"
+    outside.write_text("x")
+    (root / "Pixels" / "link").symlink_to(outside)
+    assert safe_path(root, "Pixels/1") == (root / "Pixels/1").resolve()
+    assert safe_path(root, str(root / "Pixels" / "1")) == (root / "Pixels/1").resolve()
+    for bad in ["../secret", "Pixels/../../secret", str(outside), "/etc/passwd",
+                "Pixels/link", "", "a\x00b"]:
+        with pytest.raises(UnsafePathError):
+            safe_path(root, bad)
+    assert "refused repository path" in caplog.text
+
+
+def _info(pid: int, *, ptype: str = "uint16", c: int = 2, z: int = 3, t: int = 2,
+          y: int = 16, x: int = 24) -> PixelsInfo:
+    return PixelsInfo(id=pid, image_id=pid + 7, image_name="img", size_x=x, size_y=y, size_z=z,
+                      size_c=c, size_t=t, pixels_type=ptype, dimension_order="XYZCT",
+                      path=None, name=None, repo=None, series=0, fileset_id=None,
+                      ngff_path=None)
+
+
+@pytest.mark.parametrize("ptype", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
+                                   "float", "double"])
+def test_read_field_roundtrip_zero_copy(tmp_path: Path, ptype: str) -> None:
+    info = _info(1234567, ptype=ptype)
+    rng = np.random.default_rng(0)
+    data = (rng.random((2, 2, 3, 16, 24)) * 100 + 1).astype(pixel_dtype(ptype).newbyteorder("="))
+    path = write_romio(tmp_path, info.id, data, ptype)
+    assert path == tmp_path / "Pixels/Dir-001/Dir-234/1234567"
+    # on disk: big-endian XYZCT -> plane offset (t*C*Z + c*Z + z) * X*Y*bytes
+    raw = path.read_bytes()
+    item = pixel_dtype(ptype).itemsize
+    off = (1 * 2 * 3 + 1 * 3 + 2) * 16 * 24 * item
+    plane = np.frombuffer(raw[off : off + 16 * 24 * item], dtype=pixel_dtype(ptype))
+    np.testing.assert_array_equal(plane.reshape(16, 24), data[1, 1, 2])
+    field = read_field(tmp_path, info, t=1)
+    assert field.shape == (2, 3, 16, 24)
+    np.testing.assert_array_equal(field, data[1])
+    assert isinstance(field, np.memmap)
+    assert not field.flags.writeable
+    np.testing.assert_array_equal(read_plane(tmp_path, info, z=2, c=1, t=1), data[1, 1, 2])
+
+
+def test_unwritten_plane_is_reported(tmp_path: Path) -> None:
+    info = _info(1000)
+    data = np.ones((2, 2, 3, 16, 24), dtype=np.uint16)
+    write_romio(tmp_path, info.id, data, "uint16")
+    plane_bytes = 16 * 24 * 2
+    blank_romio_plane(tmp_path, info.id, plane_index=1 * 6 + 0 * 3 + 1, plane_bytes=plane_bytes)
+    read_field(tmp_path, info, t=0)  # other timepoint fine
+    with pytest.raises(UnwrittenPlaneError, match=r"image 1007 .*z=1 c=0 t=1"):
+        read_field(tmp_path, info, t=1)
+    with pytest.raises(UnwrittenPlaneError, match="never written"):
+        read_plane(tmp_path, info, z=1, c=0, t=1)
+    read_plane(tmp_path, info, z=2, c=0, t=1)
+
+
+def test_missing_or_truncated_file(tmp_path: Path) -> None:
+    info = _info(42)
+    with pytest.raises(PixelsFileError, match="no ROMIO file"):
+        read_field(tmp_path, info)
+    write_romio(tmp_path, 42, np.ones((1, 1, 1, 4, 4), np.uint16), "uint16")
+    with pytest.raises(PixelsFileError, match="bytes"):
+        read_field(tmp_path, info)
+
+
+def test_index_out_of_range(tmp_path: Path) -> None:
+    info = _info(43, t=1)
+    write_romio(tmp_path, 43, np.ones((1, 2, 3, 16, 24), np.uint16), "uint16")
+    with pytest.raises(ValueError, match="t=1 out of range"):
+        read_field(tmp_path, info, t=1)
+    with pytest.raises(ValueError, match="c=5"):
+        read_plane(tmp_path, info, c=5)
+
+
+def test_symlinked_pixels_file_out_of_root_refused(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    other = tmp_path / "elsewhere"
+    write_romio(other, 44, np.ones((1, 2, 3, 16, 24), np.uint16), "uint16")
+    (root / "Pixels").mkdir(parents=True)
+    os.symlink(other / "Pixels" / "44", root / "Pixels" / "44")
+    with pytest.raises(UnsafePathError):
+        read_field(root, _info(44, t=1))
