@@ -1,0 +1,232 @@
+"""Run a validated pipeline spec on one field, on the field's own backend."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from pipelines.backend import array_namespace, is_gpu_array, to_host
+from pipelines.errors import PipelineError, PipelineParamError
+from pipelines.ops import OPS
+from pipelines.params import Param
+from pipelines.spec import spec_hash, validate_spec
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Pipeline", "StepTimer"]
+
+_CHANNEL = Param("string", "", "Channel name or 0-based index; empty: the spec's mapping.")
+_ENABLED = Param("boolean", True, "Run this step (false: pass its input through).")
+
+
+class StepTimer(Protocol):
+    """Optional per-step timing hook (e.g. CUDA events in a benchmark)."""
+
+    def start(self, step_id: str) -> None: ...
+
+    def stop(self, step_id: str) -> None: ...
+
+
+class Pipeline:
+    """A pipeline built from a spec (see ``pipelines/schema.json``).
+
+    Attributes
+    ----------
+    name, version, hash : str
+        ``hash`` is the SHA-256 hex digest of the spec's canonical JSON.
+    spec : dict
+        The spec (a copy; changing it does not change the pipeline).
+    gpu : bool
+        Whether the pipeline can run on CuPy arrays.
+    hidden : bool
+        Left out of ``registry.names()``.
+    """
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self._spec = validate_spec(spec)
+        self.name: str = self._spec["name"]
+        self.version: str = self._spec["version"]
+        self.hash: str = spec_hash(self._spec)
+        self.gpu: bool = bool(self._spec.get("gpu", True))
+        self.hidden: bool = bool(self._spec.get("hidden", False))
+        self.description: str = self._spec.get("description", "")
+        self._declared = self._declare()
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, version={self.version!r}, hash={self.hash[:12]!r})"
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return copy.deepcopy(self._spec)
+
+    def _declare(self) -> dict[str, tuple[Param, Any]]:
+        out: dict[str, tuple[Param, Any]] = {}
+        for role in self._spec["channels"]:
+            out[f"channels.{role}"] = (_CHANNEL, "")
+        for step in self._spec["steps"]:
+            op = OPS[step["op"]]
+            given = step.get("params", {})
+            for name, param in op.params.items():
+                value = param.coerce(given[name]) if name in given else param.default
+                out[f"{step['id']}.{name}"] = (param, value)
+            if "enabled" in step:
+                out[f"{step['id']}.enabled"] = (_ENABLED, bool(step["enabled"]))
+        return out
+
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        """Declared parameters ``"<step id>.<param>"`` (and ``"channels.<role>"``).
+
+        Each maps to ``type``, ``default`` (this pipeline's value), bounds
+        (``minimum``, ``exclusiveMinimum``, ``maximum``, ``enum``) and ``description``.
+        """
+        return {k: p.describe(v, use_default=True) for k, (p, v) in self._declared.items()}
+
+    def resolve_params(self, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
+        """All parameter values with ``overrides`` applied and coerced.
+
+        Keys are ``"<step id>.<param>"``; a bare ``<param>`` is accepted when exactly one
+        step declares it. Strings (``k=v`` from a CLI) are parsed to the declared type.
+
+        Raises
+        ------
+        PipelineParamError
+            For an unknown or ambiguous name, or a bad value (naming both).
+        """
+        values: dict[str, object] = {k: v for k, (_, v) in self._declared.items()}
+        for key, raw in (overrides or {}).items():
+            full = self._full_name(str(key))
+            try:
+                values[full] = self._declared[full][0].coerce(raw)
+            except ValueError as exc:
+                step, _, name = full.partition(".")
+                raise PipelineParamError(
+                    f"pipeline {self.name!r}: step {step!r} parameter {name!r}: bad value "
+                    f"{raw!r}: {exc}"
+                ) from None
+        return values
+
+    def _full_name(self, key: str) -> str:
+        if key in self._declared:
+            return key
+        matches = [k for k in self._declared if k.split(".", 1)[1] == key]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise PipelineParamError(f"pipeline {self.name!r}: parameter {key!r} is ambiguous; "
+                                     f"use one of {matches}")
+        raise PipelineParamError(f"pipeline {self.name!r}: unknown parameter {key!r}; "
+                                 f"known: {sorted(self._declared)}")
+
+    def _channel_index(self, role: str, names: Sequence[str], n: int, choice: object) -> int:
+        mapping = self._spec["channels"][role]
+        lower = [c.lower() for c in names]
+        if isinstance(choice, str) and choice.strip():
+            text = choice.strip()
+            if text.isdigit():
+                idx = int(text)
+            elif text.lower() in lower:
+                idx = lower.index(text.lower())
+            else:
+                raise PipelineParamError(f"pipeline {self.name!r}: channels.{role}={text!r} "
+                                         f"matches no channel of {list(names)}")
+            if idx >= n:
+                raise PipelineParamError(f"pipeline {self.name!r}: channels.{role}={text!r} "
+                                         f"is out of range for {n} channels")
+            return idx
+        for want in mapping.get("names", []):
+            if want.lower() in lower:
+                return lower.index(want.lower())
+        idx = mapping.get("index")
+        if idx is None or idx >= n:
+            raise PipelineError(f"pipeline {self.name!r}: no channel for role {role!r} "
+                                f"(names {mapping.get('names')}, index {idx}) in {list(names)}")
+        return int(idx)
+
+    def run_field(
+        self,
+        field: Any,
+        *,
+        channels: Sequence[str] = (),
+        params: Mapping[str, object] | None = None,
+        aux: Mapping[str, Any] | None = None,
+        timer: StepTimer | None = None,
+    ) -> dict[str, float]:
+        """Run on one field and return its features as Python floats.
+
+        Parameters
+        ----------
+        field : array, shape (C, Z, Y, X)
+            NumPy (any byte order, memmaps included) or CuPy; computed on its backend.
+        channels : sequence of str
+            Channel names in order (may be empty: roles then map by index).
+        params : mapping
+            Overrides or the output of :meth:`resolve_params`.
+        aux : mapping of str to array, optional
+            Extra slots (e.g. a ``flat`` illumination profile) on the field's backend.
+        timer : StepTimer, optional
+            Called around each step.
+        """
+        values = self.resolve_params(params)
+        if getattr(field, "ndim", None) != 4:
+            raise PipelineError(f"field must have shape (C, Z, Y, X), got "
+                                f"shape {getattr(field, 'shape', None)}")
+        n_chan = field.shape[0]
+        if channels and len(channels) != n_chan:
+            raise PipelineError(f"{len(channels)} channel names for {n_chan} channels")
+        xp = array_namespace(field, *(aux or {}).values())
+        slots: dict[str, Any] = dict(aux or {})
+        for role in self._spec["channels"]:
+            idx = self._channel_index(role, channels, n_chan, values[f"channels.{role}"])
+            plane = field[idx]
+            if not plane.dtype.isnative:
+                plane = plane.astype(plane.dtype.newbyteorder("="))
+            slots[role] = xp.asarray(plane)
+        features: dict[str, Any] = {}
+        for step in self._spec["steps"]:
+            self._run_step(step, slots, features, values, timer)
+        return _to_floats(features)
+
+    def _run_step(self, step: Mapping[str, Any], slots: dict[str, Any],
+                  features: dict[str, Any], values: Mapping[str, object],
+                  timer: StepTimer | None) -> None:
+        op = OPS[step["op"]]
+        sid = step["id"]
+        inputs = step.get("inputs", {})
+        if not values.get(f"{sid}.enabled", True):
+            slots[step["output"]] = slots[inputs[op.inputs[0]]]
+            return
+        args = {
+            role: ({t: slots[s] for t, s in ref.items()} if isinstance(ref, dict) else slots[ref])
+            for role, ref in inputs.items()
+        }
+        kwargs = {name: values[f"{sid}.{name}"] for name in op.params}
+        if timer is not None:
+            timer.start(sid)
+        try:
+            out = op.run(args, kwargs)
+        except (ValueError, TypeError) as exc:
+            raise PipelineError(f"pipeline {self.name!r} step {sid!r} ({op.name}): {exc}") from exc
+        if timer is not None:
+            timer.stop(sid)
+        if op.features:
+            clash = set(out) & set(features)
+            if clash:
+                raise PipelineError(f"step {sid!r} repeats feature names {sorted(clash)}")
+            features.update(out)
+        if "output" in step:
+            slots[step["output"]] = out
+
+
+def _to_floats(features: Mapping[str, Any]) -> dict[str, float]:
+    """Bring all features back with one device->host copy."""
+    keys = list(features)
+    device = [k for k in keys if is_gpu_array(features[k])]
+    out = {k: float(features[k]) for k in keys if k not in device}
+    if device:
+        xp = array_namespace(features[device[0]])
+        stacked = xp.stack([xp.asarray(features[k], dtype=xp.float64).reshape(()) for k in device])
+        host = to_host(stacked)
+        out.update({k: float(v) for k, v in zip(device, host, strict=True)})
+    return {k: out[k] for k in keys}

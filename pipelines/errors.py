@@ -1,0 +1,21 @@
+"""Exceptions raised by :mod:`pipelines`."""
+
+from __future__ import annotations
+
+__all__ = ["PipelineError", "PipelineParamError", "PipelineSpecError", "UnknownPipeline"]
+
+
+class PipelineError(ValueError):
+    """Base class of every error this package raises on bad input."""
+
+
+class UnknownPipeline(PipelineError):
+    """No pipeline of that name is registered (the message lists the known names)."""
+
+
+class PipelineSpecError(PipelineError):
+    """A pipeline spec is malformed; the message names the step and parameter."""
+
+
+class PipelineParamError(PipelineError):
+    """A parameter override is unknown or has a bad value; the message names it."""
