@@ -270,3 +270,7 @@ def token_create(omename: str, scope: str, days: int, name: str) -> None:
 from platequeue import cli_services as _services  # noqa: E402
 
 _services.register(main)
+
+
+if __name__ == "__main__":
+    main()

@@ -41,7 +41,7 @@ def dispatch(platform: Platform) -> int:
                 .where(WellTask.dispatched_at.is_not(None),
                        WellTask.status.in_((*PENDING, WellStatus.RUNNING.value)))
                 .group_by(WellTask.user_id)
-            ).tuples().all()
+            ).all()
         )
         rank = func.row_number().over(partition_by=WellTask.user_id,
                                       order_by=(WellTask.run_id, WellTask.id)).label("rank")
@@ -55,7 +55,7 @@ def dispatch(platform: Platform) -> int:
         rows = s.execute(
             select(pending.c.id, pending.c.user_id, pending.c.queue)
             .where(pending.c.rank <= limit).order_by(pending.c.user_id, pending.c.rank)
-        ).tuples().all()
+        ).all()
         per_user: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for well_task_id, user_id, queue in rows:
             if len(per_user[user_id]) < limit - inflight.get(user_id, 0):

@@ -1,0 +1,197 @@
+"""Shared fixtures: real PostgreSQL databases, a private Redis db number, real worker processes.
+
+Every test creates its own databases (``pq_<random>``) and Redis db number and removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from platequeue.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_HOST = "127.0.0.1"
+
+
+def create_pg_database(prefix: str = "pq") -> tuple[str, str]:
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    name, url = create_pg_database()
+    try:
+        yield url
+    finally:
+        from platequeue.db import dispose_all
+
+        dispose_all()
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis db number (1–15) leased to this test alone, flushed before and after."""
+    lock = redis.Redis(host=REDIS_HOST, db=0)
+    token = secrets.token_hex(8)
+    deadline = time.monotonic() + 120
+    while True:
+        for n in range(1, 16):
+            if lock.set(f"platequeue:test-db-lease:{n}", token, nx=True, ex=1800):
+                break
+        else:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no free Redis db number for the test")
+            time.sleep(0.5)
+            continue
+        break
+    client = redis.Redis(host=REDIS_HOST, db=n)
+    client.flushdb()
+    try:
+        yield f"redis://{REDIS_HOST}:6379/{n}"
+    finally:
+        client.flushdb()
+        if lock.get(f"platequeue:test-db-lease:{n}") == token.encode():
+            lock.delete(f"platequeue:test-db-lease:{n}")
+
+
+@dataclass
+class Stack:
+    """Environment of one isolated platform instance plus the processes started for it."""
+
+    env: dict[str, str]
+    home: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.env)
+
+    def platform(self):  # type: ignore[no-untyped-def]
+        from platequeue.platform import Platform, set_platform
+
+        p = Platform(self.settings)
+        set_platform(p)
+        return p
+
+    def cli(self, *args: str, check: bool = False,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run([sys.executable, "-m", "platequeue.cli", *args], env=self.env,
+                             capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        if check and res.returncode != 0:
+            raise AssertionError(f"platequeue {' '.join(args)} failed:\n{res.stderr}")
+        return res
+
+    def start(self, *args: str, name: str = "proc") -> subprocess.Popen[bytes]:
+        log = open(self.home / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers", *args],
+                                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def start_worker(self, concurrency: int = 2, hostname: str | None = None,
+                     queues: str = "cpu,maint") -> subprocess.Popen[bytes]:
+        hostname = hostname or f"w{len(self.procs)}-{secrets.token_hex(3)}@test"
+        proc = self.start("worker", "-P", "prefork", "-c", str(concurrency), "-Q", queues,
+                          "-n", hostname, "--loglevel", "INFO", "-E", name="worker")
+        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        deadline = time.monotonic() + 90
+        while client.get(f"platequeue:worker:{hostname}") is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker {hostname} did not come up; see {self.home}")
+            time.sleep(0.2)
+        return proc
+
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        return self.start("beat", "--schedule", str(self.home / "beat-schedule"),
+                          "--loglevel", "INFO", name="beat")
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the process and its pool children (its whole session)."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
+             interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
+    """An isolated platform on real PostgreSQL (audit + OMERO databases) and real Redis,
+    with the demo plate written into the OMERO fixture. Start workers with
+    ``stack.start_worker()``."""
+    from platequeue.migrate import upgrade
+    from platequeue.omero.fixture import build_demo
+
+    audit_name, audit_url = create_pg_database("pq_audit")
+    omero_name, omero_url = create_pg_database("pq_omero")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OMERO_", "DATABASE_", "REDIS_", "OAUTH_"))}
+    env.update({
+        "APP_ENV": "test", "PLATEQUEUE_HOME": str(home), "DATABASE_URL": audit_url,
+        "REDIS_URL": redis_url, "OMERO_DB_URL": omero_url,
+        "OMERO_DATA_DIR": str(tmp_path / "OMERO"), "SWEEP_INTERVAL": "1",
+        "WORKER_HEARTBEAT_TTL": "3", "WELL_MAX_ATTEMPTS": "3", "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "INFO", "CUDA_VISIBLE_DEVICES": "",
+    })
+    s = Stack(env=env, home=home)
+    upgrade(audit_url)
+    s.manifest = build_demo(omero_url, tmp_path / "OMERO", wells=96, fields=2, size=256,
+                            seed=7)  # type: ignore[attr-defined]
+    try:
+        yield s
+    finally:
+        s.stop_all()
+        from platequeue.db import dispose_all
+        from platequeue.platform import set_platform
+
+        set_platform(None)
+        dispose_all()
+        drop_pg_database(audit_name)
+        drop_pg_database(omero_name)
