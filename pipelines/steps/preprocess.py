@@ -77,12 +77,12 @@ def flat_field_correct(
 
 
 def _block_mean(img: Any, factor: int) -> Any:
-    """Mean over ``factor`` x ``factor`` blocks (edge-padded to a multiple of ``factor``)."""
+    """Mean over ``factor`` x ``factor`` blocks (mirror-padded to a multiple of ``factor``)."""
     xp = array_namespace(img)
     ny, nx = img.shape
     py, px = (-ny) % factor, (-nx) % factor
     if py or px:
-        img = xp.pad(img, ((0, py), (0, px)), mode="edge")
+        img = xp.pad(img, ((0, py), (0, px)), mode="symmetric")
     sy, sx = img.shape[0] // factor, img.shape[1] // factor
     return img.reshape(sy, factor, sx, factor).mean(axis=(1, 3), dtype=xp.float32)
 
@@ -151,10 +151,10 @@ def subtract_background(
     small = _block_mean(img, factor) if factor > 1 else img
     r = radius / factor
     if method == "gaussian":
-        bg = ndi.gaussian_filter(small, sigma=r, mode="nearest")
+        bg = ndi.gaussian_filter(small, sigma=r, mode="reflect")
     else:
         size = 2 * round(r) + 1
-        bg = ndi.grey_opening(small, size=(size, size), mode="nearest")
+        bg = ndi.grey_opening(small, size=(size, size), mode="reflect")
     if factor > 1:
         bg = _upsample_linear(bg, img.shape, factor)
     out = img - bg
