@@ -144,7 +144,7 @@ def _check_written(info: PixelsInfo, plane: np.ndarray, *, z: int, c: int, t: in
         )
 
 
-def _check_index(info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> None:
+def check_index(info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> None:
     for name, value, size in (("z", z, info.size_z), ("c", c, info.size_c), ("t", t, info.size_t)):
         if not 0 <= value < size:
             raise ValueError(f"{name}={value} out of range [0, {size}) for image {info.image_id}")
@@ -158,7 +158,7 @@ def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0) ->
     Only the first bytes of each plane are touched here, to detect planes that
     were never written.
     """
-    _check_index(info, t=t)
+    check_index(info, t=t)
     field = open_romio(root, info)[t]
     for c in range(info.size_c):
         for z in range(info.size_z):
@@ -170,7 +170,7 @@ def read_plane(
     root: str | os.PathLike[str], info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0
 ) -> np.ndarray:
     """One plane, shape ``(Y, X)``, as a zero-copy big-endian view."""
-    _check_index(info, z=z, c=c, t=t)
+    check_index(info, z=z, c=c, t=t)
     plane = open_romio(root, info)[t, c, z]
     _check_written(info, plane, z=z, c=c, t=t)
     return plane

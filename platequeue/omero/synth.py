@@ -136,10 +136,15 @@ def make_field(
     channels: int = 2,
     dtype: np.dtype | type = np.uint16,
 ) -> np.ndarray:
-    """A ``(C, Y, X)`` field with exactly *count* nuclei in channel 0, in *dtype*."""
+    """A ``(C, Y, X)`` field with exactly *count* nuclei in channel 0, in *dtype*.
+
+    8-bit types get intensities divided by 18 so nuclei stay below saturation.
+    """
     nuclei = place_nuclei(rng, count, size_y=size_y, size_x=size_x)
     img = add_noise(rng, render_field(rng, nuclei, size_y=size_y, size_x=size_x, channels=channels))
     dt = np.dtype(dtype)
+    if dt.itemsize == 1:  # 8-bit: scale the 16-bit-like range down to fit
+        img *= 1.0 / 18.0
     if dt.kind in "iu":
         info = np.iinfo(dt)
         return np.clip(np.rint(img), info.min, info.max).astype(dt)
