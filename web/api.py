@@ -40,7 +40,9 @@ def submit() -> Any:
         raise Invalid("plate_id must be an integer")
     if not isinstance(pipeline, str) or not pipeline:
         raise Invalid("pipeline must be a pipeline name")
-    params = body.get("params") or {}
+    params = body.get("params", {})
+    if params is None:
+        params = {}
     if not isinstance(params, dict):
         raise Invalid("params must be an object of parameter values")
     view = runs.submit(platform(), omename=ident.omename, plate_id=plate_id,
