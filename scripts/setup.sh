@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what platequeue needs on a fresh Debian machine: services (if absent), a venv, the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
+if [ "${#need_apt[@]}" -gt 0 ] && [ "${PLATEQUEUE_SKIP_APT:-0}" != 1 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+    for cand in python3.11 python3.12 python3; do
+        if command -v "$cand" >/dev/null 2>&1; then PY=$cand; break; fi
+    done
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
