@@ -8,7 +8,7 @@ from celery import shared_task
 from sqlalchemy import delete
 
 from platequeue.celery_app import CLEANUP_TASK, SWEEP_TASK
-from platequeue.db import session_scope
+from platequeue.db import affected, session_scope
 from platequeue.models import ApiToken, utcnow
 from platequeue.platform import get_platform
 from platequeue.sweeper import sweep
@@ -29,5 +29,5 @@ def sweep_task() -> dict[str, int]:
 def cleanup_task() -> int:
     """Remove expired API tokens."""
     with session_scope(get_platform().audit) as s:
-        n = s.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow())).rowcount
+        n = affected(s.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow())))
     return int(n or 0)

@@ -235,8 +235,9 @@ def pipelines_cmd(as_json: bool) -> None:
     """Built-in pipelines and their parameters."""
     from pipelines import registry
 
-    listing = [{"name": p.name, "version": p.version, "hash": p.hash, "gpu": p.gpu,
-                "parameters": p.parameters()} for p in map(registry.get, registry.names())]
+    listing: list[dict[str, Any]] = [
+        {"name": p.name, "version": p.version, "hash": p.hash, "gpu": p.gpu,
+         "parameters": p.parameters()} for p in map(registry.get, registry.names())]
     if as_json:
         click.echo(json.dumps(listing, indent=2))
         return

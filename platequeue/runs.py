@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from pipelines import registry
-from platequeue.db import session_scope
+from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
 from platequeue.models import (
@@ -196,7 +196,7 @@ def rerun_failed(platform: Platform, run_id: int, *, actor: str) -> RunView:
                                   WellTask.status == WellStatus.FAILED.value)
                            .values(status=WellStatus.QUEUED.value, attempts=0, error=None,
                                    dispatched_at=None, finished_at=None, task_id=None))
-        n = failed.rowcount
+        n = affected(failed)
         s.execute(update(Run).where(and_(Run.id == run_id))
                   .values(status=RunStatus.RUNNING.value, wells_failed=Run.wells_failed - n,
                           finalized=False, finished_at=None))

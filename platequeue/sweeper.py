@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import and_, select, update
 
 from platequeue import workers_registry
-from platequeue.db import session_scope
+from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.models import Run, WellStatus, WellTask, utcnow
 from platequeue.platform import Platform
@@ -47,7 +47,10 @@ def sweep(platform: Platform) -> dict[str, int]:
                                    WellTask.attempts, WellTask.started_at)
                             .where(WellTask.status == WellStatus.RUNNING.value)).all()
         for wt_id, run_id, worker, attempts, started in running:
-            started = started if started.tzinfo else started.replace(tzinfo=now.tzinfo)
+            if started is None:
+                started = now
+            elif started.tzinfo is None:
+                started = started.replace(tzinfo=now.tzinfo)
             lost = worker not in alive and started < grace
             if not (lost or started < overdue):
                 continue
@@ -55,26 +58,26 @@ def sweep(platform: Platform) -> dict[str, int]:
                          WellTask.attempts == attempts)
             why = f"worker {worker} lost" if lost else "exceeded the task time limit"
             if attempts >= settings.well_max_attempts:
-                n = s.execute(update(WellTask).where(fence).values(
+                n = affected(s.execute(update(WellTask).where(fence).values(
                     status=WellStatus.FAILED.value, finished_at=now,
-                    error=f"{why}; gave up after {attempts} attempts")).rowcount
+                    error=f"{why}; gave up after {attempts} attempts")))
                 if n:
                     s.execute(update(Run).where(Run.id == run_id)
                               .values(wells_failed=Run.wells_failed + 1))
                     report.orphans_failed += 1
             else:
-                n = s.execute(update(WellTask).where(fence).values(
+                n = affected(s.execute(update(WellTask).where(fence).values(
                     status=WellStatus.RETRY.value, dispatched_at=None, task_id=None,
-                    error=why)).rowcount
+                    error=why)))
                 report.orphans_requeued += n
             if n:
                 log.warning("well task %d of run %d: %s", wt_id, run_id, why)
         stale = now - timedelta(seconds=settings.requeue_after_s)
-        report.lost_messages = s.execute(
+        report.lost_messages = affected(s.execute(
             update(WellTask)
             .where(WellTask.status.in_((WellStatus.QUEUED.value, WellStatus.RETRY.value)),
                    WellTask.dispatched_at < stale)
-            .values(dispatched_at=None, task_id=None)).rowcount
+            .values(dispatched_at=None, task_id=None)))
         pending_final = list(s.scalars(
             select(Run.id).where(Run.finalized.is_(False),
                                  Run.wells_done + Run.wells_failed >= Run.wells_total,

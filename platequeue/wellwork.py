@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from pipelines import backend, registry
 from platequeue.celery_app import WRITEBACK_TASK
-from platequeue.db import session_scope
+from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.measurements import upsert_measurements
 from platequeue.models import Run, RunStatus, WellStatus, WellTask, utcnow
@@ -172,9 +172,9 @@ class WellCommand:
     def _succeed(self, run_id: int, attempts: int, rows: list[dict[str, Any]],
                  stats: dict[str, Any]) -> None:
         with session_scope(self.platform.audit) as s:
-            done = s.execute(update(WellTask).where(self._fenced(attempts))
+            done = affected(s.execute(update(WellTask).where(self._fenced(attempts))
                              .values(status=WellStatus.SUCCEEDED.value, finished_at=utcnow(),
-                                     **stats)).rowcount
+                                     **stats)))
             if done != 1:
                 log.warning("well task %d: lost its claim; result discarded", self.well_task_id)
                 return
@@ -189,9 +189,9 @@ class WellCommand:
     def _fail(self, run_id: int, attempts: int, error: str) -> None:
         log.error("well task %d failed: %s", self.well_task_id, error)
         with session_scope(self.platform.audit) as s:
-            done = s.execute(update(WellTask).where(self._fenced(attempts))
+            done = affected(s.execute(update(WellTask).where(self._fenced(attempts))
                              .values(status=WellStatus.FAILED.value, finished_at=utcnow(),
-                                     error=error[:4000])).rowcount
+                                     error=error[:4000])))
             if done == 1:
                 s.execute(update(Run).where(Run.id == run_id)
                           .values(wells_failed=Run.wells_failed + 1))

@@ -47,7 +47,8 @@ class Identity:
 
 
 def platform() -> Platform:
-    return current_app.extensions["platform"]  # type: ignore[no-any-return]
+    found: Platform = current_app.extensions["platform"]
+    return found
 
 
 def csrf_token() -> str:
