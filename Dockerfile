@@ -1,0 +1,101 @@
+# syntax=docker/dockerfile:1
+# platequeue image: web, migrate, workers, beat and Flower all run from it (compose.yaml).
+#
+# CPU image (web, CPU worker, beat, flower):
+#   docker build -t platequeue:local --build-arg EXTRAS=omero .
+# GPU image (GPU workers): a CUDA runtime base plus the gpu extra (CuPy):
+#   docker build -t platequeue-gpu:local \
+#       --build-arg BASE_IMAGE=nvidia/cuda:12.6.3-runtime-ubuntu24.04 \
+#       --build-arg EXTRAS=omero,gpu .
+#   The CUDA major of the base must match cupy-cuda12x and be supported by the host
+#   driver; the NVIDIA Container Toolkit provides the driver at run time.
+#
+# Build args:
+#   BASE_IMAGE   python:3.11-slim (default) or a CUDA runtime image; on a CUDA image the
+#                distribution's Python 3 is used (Ubuntu 24.04: 3.12).
+#   EXTRAS       pip extras of the package: "", omero, gpu, omero,gpu
+#   ICE_VERSION  zeroc-ice for omero-py. PyPI has only a source archive that does not
+#                build on Python >= 3.11; the `wheels` stage patches and builds it
+#                (about 5 minutes) unless a matching wheel is already in .whl/.
+#   APP_UID      uid of the unprivileged user the processes run as
+# No secrets at build time: configuration arrives at run time from .env (env_file).
+
+ARG BASE_IMAGE=python:3.11-slim
+
+# --- base: a Python venv on the chosen base image ----------------------------------
+FROM ${BASE_IMAGE} AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+RUN set -eux; \
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then \
+        apt-get update; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            python3 python3-venv ca-certificates; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    python3 -m venv /opt/venv; \
+    pip install --upgrade pip setuptools wheel
+
+# --- wheels: zeroc-ice for the omero extra, built once ------------------------------
+FROM base AS wheels
+ARG EXTRAS=""
+ARG ICE_VERSION=3.6.5
+RUN --mount=type=bind,source=.,target=/ctx \
+    set -eux; \
+    mkdir -p /wheels; \
+    if [ -d /ctx/.whl ]; then find /ctx/.whl -maxdepth 1 -name '*.whl' -exec cp {} /wheels/ \; ; fi; \
+    case ",${EXTRAS}," in \
+      *,omero,*) \
+        pytag=$(python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
+        if ! ls /wheels/zeroc_ice-"${ICE_VERSION}"-"${pytag}"-*.whl >/dev/null 2>&1; then \
+            apt-get update; \
+            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+                build-essential libssl-dev libbz2-dev; \
+            pip download --no-deps --no-binary :all: -d /tmp/ice "zeroc-ice==${ICE_VERSION}"; \
+            tar -xzf /tmp/ice/zeroc*ice-"${ICE_VERSION}".tar.gz -C /tmp/ice; \
+            cd /tmp/ice/zeroc*ice-"${ICE_VERSION}"; \
+            sed -i 's/#include <eval.h>/#include <Python.h>/' src/Slice.cpp; \
+            sed -i 's/PyThreadState_GET()->frame/PyEval_GetFrame()/' src/Util.cpp; \
+            pip wheel --no-deps --no-build-isolation -w /wheels .; \
+        fi ;; \
+    esac; \
+    ls -l /wheels
+
+# --- runtime ------------------------------------------------------------------------
+FROM base AS runtime
+ARG EXTRAS=""
+ARG APP_UID=10001
+LABEL org.opencontainers.image.title="platequeue" \
+      org.opencontainers.image.description="Per-well GPU/CPU analysis of OMERO plates on Celery"
+
+COPY --from=wheels /wheels /wheels
+COPY pyproject.toml README.md /src/
+COPY platequeue /src/platequeue
+COPY web /src/web
+COPY workers /src/workers
+COPY pipelines /src/pipelines
+COPY beat /src/beat
+RUN set -eux; \
+    spec=/src; \
+    if [ -n "${EXTRAS}" ]; then spec="/src[${EXTRAS}]"; fi; \
+    pip install --find-links /wheels "${spec}"; \
+    rm -rf /src /wheels; \
+    python -c 'import platequeue'
+
+COPY templates/gunicorn.conf.py /etc/platequeue/gunicorn.conf.py
+
+RUN set -eux; \
+    groupadd --system --gid "${APP_UID}" platequeue; \
+    useradd --system --uid "${APP_UID}" --gid "${APP_UID}" --home-dir /app \
+        --shell /usr/sbin/nologin platequeue; \
+    install -d -o platequeue -g platequeue -m 0750 /app /var/lib/platequeue
+ENV PLATEQUEUE_HOME=/var/lib/platequeue \
+    CUPY_CACHE_DIR=/tmp/cupy
+WORKDIR /app
+USER ${APP_UID}:${APP_UID}
+EXPOSE 8080
+CMD ["gunicorn", "--config", "/etc/platequeue/gunicorn.conf.py", "web.wsgi:app"]
