@@ -60,20 +60,24 @@ def measure_objects(
         n_labels = int(labels.max()) if labels.size else 0  # synchronize: no count given
     n = int(n_labels) + 1
     flat = labels.reshape(-1)
-    area = bincount(flat, length=n).astype(xp.float64)
+    # only object pixels matter: compact once (about 10x fewer pixels to histogram)
+    where = xp.flatnonzero(flat)  # synchronize: the number of object pixels
+    lab = flat[where]
+    area = bincount(lab, length=n).astype(xp.float64)
     safe = xp.where(area > 0, area, xp.nan)
     table: dict[str, Any] = {
         "label": xp.arange(1, n, dtype=xp.int64),
         "area": area[1:],
     }
     if centroids:
-        ny, nx = labels.shape
-        yy = xp.broadcast_to(xp.arange(ny, dtype=xp.float64)[:, None], labels.shape)
-        xx = xp.broadcast_to(xp.arange(nx, dtype=xp.float64)[None, :], labels.shape)
-        table["centroid_y"] = (bincount(flat, yy.reshape(-1), length=n) / safe)[1:]
-        table["centroid_x"] = (bincount(flat, xx.reshape(-1), length=n) / safe)[1:]
+        nx = labels.shape[1]
+        row = where // nx
+        col = where - row * nx
+        table["centroid_y"] = (bincount(lab, row.astype(xp.float64), length=n) / safe)[1:]
+        table["centroid_x"] = (bincount(lab, col.astype(xp.float64), length=n) / safe)[1:]
     for tag, img in (intensities or {}).items():
-        total = bincount(flat, img.reshape(-1), length=n)
+        vals = img.reshape(-1)[where].astype(xp.float64)
+        total = bincount(lab, vals, length=n)
         table[f"integrated_intensity{_suffix(tag)}"] = total[1:]
         table[f"mean_intensity{_suffix(tag)}"] = (total / safe)[1:]
     return table
