@@ -29,6 +29,8 @@
 #   PLATEQUEUE_VENV          systemd mode: the production venv (default /opt/platequeue/venv)
 #   PLATEQUEUE_EXTRAS        systemd mode: pip extras to install (default: omero)
 #   PLATEQUEUE_SYSTEMD_TARGET  systemd mode: what to restart (default platequeue.target)
+#   PLATEQUEUE_ENV_FILE      systemd mode: the units' EnvironmentFile, loaded for the
+#                            migration (default /etc/platequeue/platequeue.env)
 #   COMPOSE_FILE             compose mode: compose file (default: compose.yaml in the repo)
 set -euo pipefail
 
@@ -71,6 +73,7 @@ venv_opts=${PLATEQUEUE_VENV_OPTS:-}
 prod_venv=${PLATEQUEUE_VENV:-/opt/platequeue/venv}
 extras=${PLATEQUEUE_EXTRAS:-omero}
 systemd_target=${PLATEQUEUE_SYSTEMD_TARGET:-platequeue.target}
+env_file=${PLATEQUEUE_ENV_FILE:-/etc/platequeue/platequeue.env}
 compose_file=${COMPOSE_FILE:-$repo/compose.yaml}
 
 # --- what to deploy ---------------------------------------------------------------
@@ -79,6 +82,16 @@ ref=${ref:-$branch}
 remote=${remote:-$(git config --get "branch.$branch.remote" || echo origin)}
 git remote get-url "$remote" >/dev/null 2>&1 || die "no git remote '$remote'"
 old=$(git rev-parse HEAD)
+
+# The migration must see the production settings, or it would migrate a default
+# (SQLite) database: check for them before anything else.
+if [[ $mode == compose ]]; then
+    [[ -f $compose_file ]] || die "compose file not found: $compose_file"
+    [[ -f $repo/.env ]] || die "$repo/.env not found (cp templates/template.env .env and fill it in)"
+else
+    [[ -r $env_file ]] || die "environment file $env_file not readable (set PLATEQUEUE_ENV_FILE)"
+    [[ -x $prod_venv/bin/pip ]] || die "no venv at $prod_venv (set PLATEQUEUE_VENV)"
+fi
 
 if [[ -n $(git status --porcelain --untracked-files=no) ]]; then
     die "the checkout has local changes to tracked files; commit or stash them first (nothing changed)"
@@ -98,7 +111,7 @@ plan() {
         echo "  7. restart:  docker compose -f $compose_file up -d --remove-orphans"
     else
         echo "  5. rebuild:  $prod_venv/bin/pip install --quiet ${repo}[${extras}]"
-        echo "  6. migrate:  $prod_venv/bin/platequeue migrate"
+        echo "  6. migrate:  $prod_venv/bin/platequeue migrate   (with $env_file loaded)"
         echo "  7. restart:  systemctl restart $systemd_target"
     fi
     echo "  (steps 4-7 only if step 3 passes)"
@@ -190,10 +203,13 @@ say "[6] migrating the database"
 if [[ $mode == compose ]]; then
     migrate=(docker compose -f "$compose_file" run --rm migrate)
 else
-    migrate=("$prod_venv/bin/platequeue" migrate)
+    # A subshell: the settings are exported to the migration only.
+    # shellcheck disable=SC2016  # $1 and $2 expand in that inner shell
+    migrate=(bash -c 'set -a; . "$1"; set +a; exec "$2" migrate' migrate "$env_file"
+             "$prod_venv/bin/platequeue")
 fi
 if ! "${migrate[@]}"; then
-    die "migration failed; services NOT restarted (still running the old code). Code and image are at ${target:0:12}: fix and rerun '${migrate[*]}', or roll back with 'git reset --keep $old' and rebuild"
+    die "migration failed; services NOT restarted (still running the old code). Code and image are at ${target:0:12}: fix the cause and rerun $prog --force, or roll back with 'git reset --keep $old' and rebuild"
 fi
 
 say "[7] restarting"

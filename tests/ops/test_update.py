@@ -18,8 +18,9 @@ from ._support import ROOT
 
 UPDATE = ROOT / "update.sh"
 
+# Each fake logs its arguments, and "[settings]" when it sees the production settings.
 FAKE = """#!/usr/bin/env bash
-echo "{name} $*" >> "$FAKE_LOG"
+echo "{name} $*${{DATABASE_URL:+ [settings]}}" >> "$FAKE_LOG"
 [[ " ${{FAKE_FAIL:-}} " == *" {name}:$1 "* ]] && exit 1
 exit 0
 """
@@ -71,6 +72,8 @@ def dep(tmp_path: Path) -> Deployment:
             (directory / name).write_text(FAKE.format(name=name))
             (directory / name).chmod(0o755)
     (tmp_path / "tmp").mkdir()
+    env_file = tmp_path / "platequeue.env"
+    env_file.write_text("# production settings\nDATABASE_URL=postgresql+psycopg://u@db/pq\n")
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "HOME": str(tmp_path),
@@ -83,6 +86,7 @@ def dep(tmp_path: Path) -> Deployment:
         "PLATEQUEUE_VENV_OPTS": "--without-pip",
         "PLATEQUEUE_TEST_INSTALL": "true",
         "PLATEQUEUE_VENV": str(venv_bin.parent),
+        "PLATEQUEUE_ENV_FILE": str(env_file),
     }
     origin, work, deployed = tmp_path / "origin.git", tmp_path / "work", tmp_path / "deployed"
     _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(origin), env=env)
@@ -93,6 +97,8 @@ def dep(tmp_path: Path) -> Deployment:
     _git(work, "commit", "--quiet", "-m", "v1", env=env)
     _git(work, "push", "--quiet", "origin", "main", env=env)
     _git(tmp_path, "clone", "--quiet", str(origin), str(deployed), env=env)
+    (deployed / "compose.yaml").write_text("services: {}\n")  # untracked, like .env
+    (deployed / ".env").write_text("SECRET_KEY=x\n")
     old = _git(deployed, "rev-parse", "HEAD", env=env)
     (work / "VERSION").write_text("v2\n")
     _git(work, "commit", "--quiet", "-am", "v2", env=env)
@@ -139,7 +145,7 @@ def test_passing_tests_systemd(dep: Deployment) -> None:
     assert dep.calls() == [
         "tests v2 venv=yes",
         f"pip install --quiet {dep.deployed}[omero]",
-        "platequeue migrate",
+        "platequeue migrate [settings]",
         "systemctl restart platequeue.target",
     ]
 
@@ -172,6 +178,16 @@ def test_refuses_a_dirty_checkout(dep: Deployment) -> None:
     assert proc.returncode != 0 and "local changes" in proc.stderr
     assert dep.git("rev-parse", "HEAD") == dep.old
     assert dep.calls() == []
+
+
+def test_preconditions_checked_before_anything(dep: Deployment) -> None:
+    (dep.deployed / ".env").unlink()
+    proc = dep.run("--mode", "compose")
+    assert proc.returncode != 0 and ".env not found" in proc.stderr
+    proc = dep.run("--mode", "systemd", PLATEQUEUE_ENV_FILE=str(dep.tmp / "missing.env"))
+    assert proc.returncode != 0 and "missing.env" in proc.stderr
+    assert dep.calls() == []
+    _assert_untouched(dep)
 
 
 def test_failed_migration_does_not_restart(dep: Deployment) -> None:
