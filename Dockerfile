@@ -79,10 +79,12 @@ COPY web /src/web
 COPY workers /src/workers
 COPY pipelines /src/pipelines
 COPY beat /src/beat
+# Flower (the flower service runs `celery -A workers flower`) is not a package
+# dependency, so it is installed here alongside.
 RUN set -eux; \
     spec=/src; \
     if [ -n "${EXTRAS}" ]; then spec="/src[${EXTRAS}]"; fi; \
-    pip install --find-links /wheels "${spec}"; \
+    pip install --find-links /wheels "${spec}" "flower>=2.0,<3"; \
     rm -rf /src /wheels; \
     python -c 'import platequeue'
 

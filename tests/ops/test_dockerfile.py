@@ -49,6 +49,7 @@ def test_extras_install_and_non_root(instructions: list[tuple[str, str]]) -> Non
     assert {"BASE_IMAGE", "EXTRAS", "APP_UID"} <= args
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
     assert re.search(r'pip install [^;]*"\$\{spec\}"', runs) and "[${EXTRAS}]" in runs
+    assert '"flower>=2.0,<3"' in runs  # compose runs `celery -A workers flower`
     users = [rest for word, rest in instructions if word == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
 
