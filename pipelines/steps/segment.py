@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+
 from pipelines.backend import array_namespace, bincount, ndimage_for
 
 logger = logging.getLogger(__name__)
@@ -17,12 +19,13 @@ logger = logging.getLogger(__name__)
 __all__ = ["expand_labels", "label", "remove_small_objects", "ring_labels", "watershed_split"]
 
 
-def _structure(xp: Any, connectivity: int) -> Any:
+def _structure(connectivity: int) -> np.ndarray:
+    """3x3 structuring element on the host (both ndimage modules take NumPy here)."""
     if connectivity not in (1, 2):
         raise ValueError(f"connectivity must be 1 or 2, got {connectivity!r}")
     if connectivity == 2:
-        return xp.ones((3, 3), dtype=bool)
-    return xp.asarray([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+        return np.ones((3, 3), dtype=bool)
+    return np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
 def _count(labels: Any, n_labels: int | None) -> int:
@@ -54,7 +57,7 @@ def label(mask: Any, *, connectivity: int = 2) -> tuple[Any, int]:
         raise ValueError(f"mask must be 2-D (Y, X), got shape {mask.shape}")
     ndi = ndimage_for(xp)
     out = xp.empty(mask.shape, dtype=xp.int32)
-    n = ndi.label(mask, structure=_structure(xp, connectivity), output=out)
+    n = ndi.label(mask, structure=_structure(connectivity), output=out)
     return out, int(n)  # synchronize: CuPy's label returns the count on the host
 
 
