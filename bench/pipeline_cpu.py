@@ -16,6 +16,7 @@ import argparse
 import logging
 import time
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
 
     pipe = registry.get("nuclei-count")
-    params = pipe.resolve_params({})
+    params: dict[str, Any] = pipe.resolve_params({})
     fields = [make_field((args.size, args.size), seed=i) for i in range(args.fields)]
     print(f"{args.fields} fields {args.size}x{args.size} uint16, "
           f"{sum(f.count for f in fields)} nuclei; pipeline hash {pipe.hash[:12]}")
