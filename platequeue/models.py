@@ -95,6 +95,7 @@ class Run(Base):
     pipeline_version: Mapped[str] = mapped_column(String(64))
     pipeline_hash: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     queue: Mapped[str] = mapped_column(String(32), default="cpu")
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED.value, index=True)
     wells_total: Mapped[int] = mapped_column(Integer, default=0)

@@ -110,7 +110,8 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     with session_scope(platform.audit) as s:
         run = Run(user_id=user.id, plate_id=plate_id, plate_name=plate.name,
                   pipeline_name=pipe.name, pipeline_version=pipe.version,
-                  pipeline_hash=pipe.hash, params=dict(resolved), queue=queue,
+                  pipeline_hash=pipe.hash, params=dict(resolved),
+                  channels=list(plate.channels), queue=queue,
                   wells_total=len(wells))
         s.add(run)
         s.flush()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from pipelines import backend, registry
@@ -41,8 +41,15 @@ class RetryLater(Exception):
         self.countdown = countdown
 
 
-class Cancelled(Exception):
-    """The run was cancelled while this well was running."""
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    attempts: int
+    well_id: int
+    pipeline: str
+    params: dict[str, Any]
+    channels: list[str]
+    user_id: int
 
 
 @dataclass
@@ -56,37 +63,33 @@ class WellCommand:
         claim = self._claim()
         if claim is None:
             return "skipped"
-        run_id, attempts = claim
+        run_id, attempts = claim.run_id, claim.attempts
         log.info("well task %d claimed (run %d, attempt %d, %s)",
                  self.well_task_id, run_id, attempts, self.device)
         if attempts > self.platform.settings.well_max_attempts:
-            self._fail(run_id, attempts, f"gave up after {attempts - 1} attempts "
-                                         "(the worker was lost each time)")
+            self._fail(claim, f"gave up after {attempts - 1} attempts "
+                              "(the worker was lost each time)")
             return "failed"
         try:
-            rows, stats = self._compute(run_id)
-            self._succeed(run_id, attempts, rows, stats)
-        except Cancelled:
-            self._mark(run_id, attempts, WellStatus.CANCELLED, None)
-            return "cancelled"
+            rows, stats = self._compute(claim)
+            return self._succeed(claim, rows, stats)
         except PERMANENT as exc:
-            self._fail(run_id, attempts, f"{type(exc).__name__}: {exc}")
+            self._fail(claim, f"{type(exc).__name__}: {exc}")
             return "failed"
         except Exception as exc:
             if attempts >= self.platform.settings.well_max_attempts:
-                self._fail(run_id, attempts, f"{type(exc).__name__}: {exc} "
-                                             f"(after {attempts} attempts)")
+                self._fail(claim, f"{type(exc).__name__}: {exc} (after {attempts} attempts)")
                 return "failed"
             log.warning("well task %d attempt %d failed, will retry: %s\n%s",
                         self.well_task_id, attempts, exc, traceback.format_exc())
-            self._mark(run_id, attempts, WellStatus.RETRY, f"{type(exc).__name__}: {exc}")
+            self._mark(claim, WellStatus.RETRY, f"{type(exc).__name__}: {exc}")
             raise RetryLater(min(60.0, 2.0 ** attempts), exc) from exc
         finally:
             backend.free_gpu_memory()
-        return "succeeded"
 
     # -- steps ---------------------------------------------------------------------------
-    def _claim(self) -> tuple[int, int] | None:
+    def _claim(self) -> Claim | None:
+        """Take the row (queued/retry, run not cancelled) and read what the work needs."""
         run_live = exists().where(and_(Run.id == WellTask.run_id,
                                        Run.status != RunStatus.CANCELLED.value))
         values: dict[str, Any] = dict(status=WellStatus.RUNNING.value,
@@ -105,9 +108,15 @@ class WellCommand:
                 got = self._take_over_orphan(s, values, run_live)
             if got is None:
                 return None
-            s.execute(update(Run).where(Run.id == got[0], Run.status == "queued")
-                      .values(status=RunStatus.RUNNING.value, started_at=utcnow()))
-            return int(got[0]), int(got[1])
+            run = s.get(Run, got[0])
+            well_id = s.scalar(select(WellTask.well_id).where(WellTask.id == self.well_task_id))
+            assert run is not None and well_id is not None
+            if run.status == RunStatus.QUEUED.value:
+                run.status = RunStatus.RUNNING.value
+                run.started_at = utcnow()
+            return Claim(run_id=run.id, attempts=int(got[1]), well_id=int(well_id),
+                         pipeline=run.pipeline_name, params=dict(run.params),
+                         channels=list(run.channels or []), user_id=run.user_id)
 
     def _take_over_orphan(self, s: Session, values: dict[str, Any],
                           run_live: Any) -> Any:
@@ -125,42 +134,30 @@ class WellCommand:
                    WellTask.worker_pid == row[1], run_live)
             .values(**values).returning(WellTask.run_id, WellTask.attempts)).first()
 
-    def _check_live(self, run_id: int) -> None:
-        with session_scope(self.platform.audit) as s:
-            if s.scalar(select(Run.status).where(Run.id == run_id)) == "cancelled":
-                raise Cancelled()
-
-    def _compute(self, run_id: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        with session_scope(self.platform.audit) as s:
-            run = s.get(Run, run_id)
-            wt = s.get(WellTask, self.well_task_id)
-            assert run is not None and wt is not None
-            pipeline_name, params, plate_id, well_id = (run.pipeline_name, dict(run.params),
-                                                        run.plate_id, wt.well_id)
-        pipe = registry.get(pipeline_name)
+    def _compute(self, claim: Claim) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        pipe = registry.get(claim.pipeline)
         catalog = self.platform.catalog
-        well = catalog.well(well_id)
+        well = catalog.well(claim.well_id)
         if well is None:
-            raise LookupError(f"well {well_id} no longer exists in OMERO")
-        plate = catalog.plate(plate_id)
-        channels = list(plate.channels) if plate is not None else []
-        self._check_live(run_id)
+            raise LookupError(f"well {claim.well_id} no longer exists in OMERO")
+        pixels = catalog.pixels_many([ref.image_id for ref in well.fields])
         rows: list[dict[str, Any]] = []
         read_s = compute_s = 0.0
         nbytes = 0
+        target = "gpu" if self.device.startswith("gpu") else "cpu"
         for ref in well.fields:
             t0 = time.perf_counter()
-            pixels = catalog.pixels(ref.image_id)
-            host = self.platform.read_field(pixels)
-            field = backend.to_device(host, "gpu" if self.device.startswith("gpu") else "cpu")
+            if ref.image_id not in pixels:
+                raise LookupError(f"image {ref.image_id} of well {well.label} has no pixels")
+            host = self.platform.read_field(pixels[ref.image_id])
+            field = backend.to_device(host, target)
             nbytes += int(host.nbytes)
             t1 = time.perf_counter()
-            features = pipe.run_field(field, channels=channels, params=params)
+            features = pipe.run_field(field, channels=claim.channels, params=claim.params)
             t2 = time.perf_counter()
             read_s += t1 - t0
             compute_s += t2 - t1
             rows.append({"field": ref.field, "image_id": ref.image_id, "features": features})
-        self._check_live(run_id)
         return rows, {"read_seconds": read_s, "compute_seconds": compute_s,
                       "bytes_read": nbytes, "fields": len(rows)}
 
@@ -169,43 +166,67 @@ class WellCommand:
                     WellTask.status == WellStatus.RUNNING.value,
                     WellTask.attempts == attempts, WellTask.worker == self.worker)
 
-    def _succeed(self, run_id: int, attempts: int, rows: list[dict[str, Any]],
-                 stats: dict[str, Any]) -> None:
+    def _succeed(self, claim: Claim, rows: list[dict[str, Any]],
+                 stats: dict[str, Any]) -> str:
+        """One transaction: re-check cancel, count the well, upsert its measurements."""
         with session_scope(self.platform.audit) as s:
-            done = affected(s.execute(update(WellTask).where(self._fenced(attempts))
-                             .values(status=WellStatus.SUCCEEDED.value, finished_at=utcnow(),
-                                     **stats)))
+            run_status = s.scalar(select(Run.status).where(Run.id == claim.run_id))
+            if run_status == RunStatus.CANCELLED.value:
+                s.execute(update(WellTask).where(self._fenced(claim.attempts)).values(
+                    status=WellStatus.CANCELLED.value, finished_at=utcnow()))
+                return "cancelled"
+            done = affected(s.execute(update(WellTask).where(self._fenced(claim.attempts))
+                                      .values(status=WellStatus.SUCCEEDED.value,
+                                              finished_at=utcnow(), **stats)))
             if done != 1:
                 log.warning("well task %d: lost its claim; result discarded", self.well_task_id)
-                return
-            well_id = s.scalar(select(WellTask.well_id).where(
-                WellTask.id == self.well_task_id))
-            assert well_id is not None
-            upsert_measurements(s, run_id, well_id, rows)
-            s.execute(update(Run).where(Run.id == run_id)
-                      .values(wells_done=Run.wells_done + 1))
-        self._after(run_id)
+                return "skipped"
+            upsert_measurements(s, claim.run_id, claim.well_id, rows)
+            counts = s.execute(update(Run).where(Run.id == claim.run_id)
+                               .values(wells_done=Run.wells_done + 1)
+                               .returning(Run.wells_done, Run.wells_failed, Run.wells_total)
+                               ).one()
+            more = self._more_to_dispatch(s, claim.user_id)
+        self._after(claim.run_id, counts, more)
+        return "succeeded"
 
-    def _fail(self, run_id: int, attempts: int, error: str) -> None:
+    def _more_to_dispatch(self, s: Session, user_id: int) -> bool:
+        """Dispatch in batches: once the user's in-flight wells fall to half their share."""
+        limit = self.platform.settings.fair_share_wells
+        inflight = s.scalar(select(func.count()).select_from(WellTask).where(
+            WellTask.user_id == user_id, WellTask.dispatched_at.is_not(None),
+            WellTask.status.in_(("queued", "retry", "running")))) or 0
+        if inflight > limit // 2:
+            return False
+        return s.scalar(select(WellTask.id).where(
+            WellTask.dispatched_at.is_(None),
+            WellTask.status.in_(("queued", "retry"))).limit(1)) is not None
+
+    def _fail(self, claim: Claim, error: str) -> None:
         log.error("well task %d failed: %s", self.well_task_id, error)
+        counts = None
         with session_scope(self.platform.audit) as s:
-            done = affected(s.execute(update(WellTask).where(self._fenced(attempts))
-                             .values(status=WellStatus.FAILED.value, finished_at=utcnow(),
-                                     error=error[:4000])))
+            done = affected(s.execute(update(WellTask).where(self._fenced(claim.attempts))
+                                      .values(status=WellStatus.FAILED.value,
+                                              finished_at=utcnow(), error=error[:4000])))
             if done == 1:
-                s.execute(update(Run).where(Run.id == run_id)
-                          .values(wells_failed=Run.wells_failed + 1))
-        self._after(run_id)
+                counts = s.execute(update(Run).where(Run.id == claim.run_id)
+                                   .values(wells_failed=Run.wells_failed + 1)
+                                   .returning(Run.wells_done, Run.wells_failed,
+                                              Run.wells_total)).one()
+        self._after(claim.run_id, counts, True)
 
-    def _mark(self, run_id: int, attempts: int, status: WellStatus, error: str | None) -> None:
+    def _mark(self, claim: Claim, status: WellStatus, error: str | None) -> None:
         with session_scope(self.platform.audit) as s:
-            s.execute(update(WellTask).where(self._fenced(attempts))
+            s.execute(update(WellTask).where(self._fenced(claim.attempts))
                       .values(status=status.value, error=error,
                               finished_at=utcnow() if status != WellStatus.RETRY else None))
 
-    def _after(self, run_id: int) -> None:
-        finalize(self.platform, run_id)
-        dispatch(self.platform)
+    def _after(self, run_id: int, counts: Any, dispatch_more: bool) -> None:
+        if counts is not None and counts[0] + counts[1] >= counts[2]:
+            finalize(self.platform, run_id)
+        if dispatch_more:
+            dispatch(self.platform)
 
 
 def finalize(platform: Platform, run_id: int) -> str | None:

@@ -57,7 +57,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis db number (1–15) leased to this test alone, flushed before and after."""
+    """A Redis db number (1-15) leased to this test alone, flushed before and after."""
     lock = redis.Redis(host=REDIS_HOST, db=0)
     token = secrets.token_hex(8)
     deadline = time.monotonic() + 120

@@ -34,3 +34,9 @@ def well_task(self: Task, well_task_id: int) -> str:
 def writeback_task(run_id: int) -> str:
     """Write a finished run's results back to OMERO (skipped without an OMERO server)."""
     return write_back(get_platform(), int(run_id))
+
+
+@shared_task(name="platequeue.ping", ignore_result=False)
+def ping() -> str:
+    """An empty task: worker health checks and the bare-Celery baseline of the benchmarks."""
+    return "pong"

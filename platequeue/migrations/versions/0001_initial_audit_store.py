@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("pipeline_version", sa.String(length=64), nullable=False),
         sa.Column("pipeline_hash", sa.String(length=64), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
         sa.Column("queue", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("wells_total", sa.Integer(), nullable=False),
