@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -164,6 +165,59 @@ def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0) ->
         for z in range(info.size_z):
             _check_written(info, field[c, z], z=z, c=c, t=t)
     return field
+
+
+def read_field_native(
+    root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Timepoint *t* as a native-endian ``(C, Z, Y, X)`` array, read with one ``readinto``.
+
+    The field is contiguous in ``Pixels/<id>``, so this costs one kernel copy
+    plus an in-place byte swap of cache-hot data: the fast path when a
+    consumer needs native values anyway.  *out* may supply the buffer
+    (native dtype, that shape, C-contiguous) to avoid allocations.
+    """
+    check_index(info, t=t)
+    dtype = pixel_dtype(info.pixels_type)
+    shape = (info.size_c, info.size_z, info.size_y, info.size_x)
+    native = dtype.newbyteorder("=")
+    if out is None:
+        out = np.empty(shape, dtype=native)
+    elif out.shape != shape or out.dtype != native or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous {native} of shape {shape}")
+    path = romio_path(root, info.id)
+    nbytes = out.nbytes
+    expected = nbytes * info.size_t
+    swap = dtype.itemsize > 1 and not dtype.isnative
+    target: np.ndarray = _scratch(nbytes) if swap else out.reshape(-1).view(np.uint8)
+    with path.open("rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size != expected:
+            raise PixelsFileError(
+                f"image {info.image_id}: {path} has {size} bytes, metadata says {expected}")
+        fh.seek(t * nbytes)
+        got = fh.readinto(target.data)
+    if got != nbytes:
+        raise PixelsFileError(f"image {info.image_id}: short read of {path}")
+    on_disk = target.view(dtype).reshape(shape)
+    for c in range(info.size_c):
+        for z in range(info.size_z):
+            _check_written(info, on_disk[c, z], z=z, c=c, t=t)
+    if swap:  # a SIMD cast from the big-endian scratch: ~30 GB/s, far cheaper than byteswap
+        np.copyto(out, on_disk)
+    return out
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """A per-thread reusable byte buffer (avoids page faults on fresh allocations)."""
+    buf: np.ndarray | None = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        _SCRATCH.buf = buf
+    return buf[:nbytes]
 
 
 def read_plane(

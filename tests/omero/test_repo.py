@@ -146,3 +146,24 @@ def test_symlinked_pixels_file_out_of_root_refused(tmp_path: Path) -> None:
     os.symlink(other / "Pixels" / "44", root / "Pixels" / "44")
     with pytest.raises(UnsafePathError):
         read_field(root, _info(44, t=1))
+
+
+@pytest.mark.parametrize("ptype", ["uint8", "int16", "uint16", "float", "double"])
+def test_read_field_native(tmp_path: Path, ptype: str) -> None:
+    from platequeue.omero.repo import read_field_native
+
+    info = _info(2000, ptype=ptype)
+    rng = np.random.default_rng(1)
+    data = (rng.random((2, 2, 3, 16, 24)) * 100 + 1).astype(pixel_dtype(ptype).newbyteorder("="))
+    write_romio(tmp_path, info.id, data, ptype)
+    got = read_field_native(tmp_path, info, t=1)
+    assert got.dtype.isnative and got.dtype == data.dtype
+    np.testing.assert_array_equal(got, data[1])
+    out = np.empty_like(data[0])
+    assert read_field_native(tmp_path, info, t=0, out=out) is out
+    np.testing.assert_array_equal(out, data[0])
+    with pytest.raises(ValueError, match="out must be"):
+        read_field_native(tmp_path, info, out=np.empty((1, 2), data.dtype))
+    blank_romio_plane(tmp_path, info.id, plane_index=7, plane_bytes=16 * 24 * data.itemsize)
+    with pytest.raises(UnwrittenPlaneError, match="z=1 c=0 t=1"):
+        read_field_native(tmp_path, info, t=1)
