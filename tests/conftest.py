@@ -178,6 +178,7 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
         "REDIS_URL": redis_url, "OMERO_DB_URL": omero_url,
         "OMERO_DATA_DIR": str(tmp_path / "OMERO"), "SWEEP_INTERVAL": "1",
         "WORKER_HEARTBEAT_TTL": "3", "WELL_MAX_ATTEMPTS": "3", "PYTHONPATH": str(ROOT),
+        "REQUEUE_AFTER": "10",
         "LOG_LEVEL": "INFO", "CUDA_VISIBLE_DEVICES": "",
     })
     s = Stack(env=env, home=home)
