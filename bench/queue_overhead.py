@@ -11,7 +11,6 @@ Uses PostgreSQL at 127.0.0.1 when it answers (else SQLite) and an embedded Redis
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,36 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_db() -> tuple[str | None, str | None]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
-
-    name = f"pq_bench_{secrets.token_hex(4)}"
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except OperationalError:
-        return None, None
-    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def _drop(name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pq-bench-"))
-    pg_name, pg_url = _pg_db()
+    from platequeue.testing import create_database, drop_database, postgres_available
+
+    pg_name, pg_url = create_database("pq_bench") if postgres_available() else (None, None)
     env = {**os.environ, "APP_ENV": "test", "PLATEQUEUE_HOME": str(tmp / "home"),
            "OMERO_DB_URL": f"sqlite:///{tmp / 'omero.db'}", "OMERO_DATA_DIR": str(tmp / "OMERO"),
            "CUDA_VISIBLE_DEVICES": "", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
@@ -124,7 +98,7 @@ def main() -> None:
 
         dispose_all()
         if pg_name:
-            _drop(pg_name)
+            drop_database(pg_name)
 
 
 if __name__ == "__main__":

@@ -17,42 +17,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 
 from platequeue.settings import Settings, load_settings
+from platequeue.testing import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST = "127.0.0.1"
-
-
-def create_pg_database(prefix: str = "pq") -> tuple[str, str]:
-    name = f"{prefix}_{secrets.token_hex(5)}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
-    name, url = create_pg_database()
-    try:
-        yield url
-    finally:
-        from platequeue.db import dispose_all
-
-        dispose_all()
-        drop_pg_database(name)
 
 
 @pytest.fixture
@@ -167,8 +137,8 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
     from platequeue.migrate import upgrade
     from platequeue.omero.fixture import build_demo
 
-    audit_name, audit_url = create_pg_database("pq_audit")
-    omero_name, omero_url = create_pg_database("pq_omero")
+    audit_name, audit_url = create_database("pq_audit")
+    omero_name, omero_url = create_database("pq_omero")
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -194,5 +164,5 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
 
         set_platform(None)
         dispose_all()
-        drop_pg_database(audit_name)
-        drop_pg_database(omero_name)
+        drop_database(audit_name)
+        drop_database(omero_name)

@@ -2,64 +2,33 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 from platequeue.omero.fixture import build_demo
 from platequeue.omero.manifest import DemoManifest
+from platequeue.testing import postgres_available, temporary_database
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_available() -> bool:
-    try:
-        eng = create_engine(PG_ADMIN_URL)
-        with eng.connect():
-            pass
-        eng.dispose()
-        return True
-    except OperationalError:
-        return False
+_PG = postgres_available()
 
 
-_PG = _pg_available()
-
-
-def _make_pg_db() -> tuple[str, str]:
-    name = f"pq_omero_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def _drop_pg_db(name: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def fresh_db(kind: str, directory: Path) -> AbstractContextManager[str]:
+    """A fresh, empty OMERO database of *kind*; skips when PostgreSQL is not reachable."""
+    if kind == "postgresql" and not _PG:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 not reachable")
+    return temporary_database(kind, directory, prefix="pq_omero")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of a fresh, empty database (SQLite file or a new PostgreSQL database)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'omero.db'}"
-        return
-    if not _PG:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 not reachable")
-    name, url = _make_pg_db()
-    try:
+    with fresh_db(request.param, tmp_path) as url:
         yield url
-    finally:
-        _drop_pg_db(name)
 
 
 @pytest.fixture
@@ -75,18 +44,8 @@ def demo(
 ) -> Iterator[tuple[DemoManifest, Engine]]:
     """A demo repository (1 plate, 96 wells x 2 fields, 256 px) and an engine on it."""
     data_dir = tmp_path_factory.mktemp(f"demo_{request.param}")
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'omero.db'}"
-    else:
-        if not _PG:
-            pytest.skip("PostgreSQL at 127.0.0.1:5432 not reachable")
-        name, url = _make_pg_db()
-    try:
+    with fresh_db(request.param, data_dir) as url:
         manifest = build_demo(url, data_dir)
         eng = create_engine(url)
         yield manifest, eng
         eng.dispose()
-    finally:
-        if name is not None:
-            _drop_pg_db(name)

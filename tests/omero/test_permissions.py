@@ -11,7 +11,7 @@ from platequeue.omero.manifest import DemoManifest
 from platequeue.omero.metadata import OmeroCatalog
 from platequeue.omero.permissions import GROUP_LEVELS, can_read, is_admin, perm_string
 
-from .conftest import _PG, _drop_pg_db, _make_pg_db
+from .conftest import fresh_db
 
 ROLES = ("owner", "member", "leader", "non-member", "admin")
 # level -> roles that may read a plate owned by <level>-owner in <level>-lab
@@ -28,21 +28,11 @@ EXPECTED = {
 def full(request: pytest.FixtureRequest,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoManifest, Engine]]:
     d = tmp_path_factory.mktemp(f"perm_{request.param}")
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{d / 'omero.db'}"
-    else:
-        if not _PG:
-            pytest.skip("PostgreSQL not reachable")
-        name, url = _make_pg_db()
-    try:
+    with fresh_db(request.param, d) as url:
         m = build_full(url, d)
         eng = create_engine(url)
         yield m, eng
         eng.dispose()
-    finally:
-        if name:
-            _drop_pg_db(name)
 
 
 def _user(m: DemoManifest, level: str, role: str) -> int:

@@ -1,0 +1,66 @@
+"""Throwaway databases for the test suite and the benchmarks (never used by services).
+
+Each caller gets a uniquely named PostgreSQL database (``<prefix>_<hex>``) on the local
+server, or a SQLite file, and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def postgres_available() -> bool:
+    """Whether the local PostgreSQL server answers."""
+    try:
+        engine = create_engine(ADMIN_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except OperationalError:
+        return False
+
+
+def _admin(sql: str) -> None:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+def create_database(prefix: str = "pq") -> tuple[str, str]:
+    """Create an empty PostgreSQL database; returns its name and SQLAlchemy URL."""
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    _admin(f'CREATE DATABASE "{name}"')
+    return name, f"{SERVER_URL}/{name}"
+
+
+def drop_database(name: str) -> None:
+    """Drop a database created by :func:`create_database`, closing its connections."""
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def temporary_database(kind: str, directory: Path, prefix: str = "pq") -> Iterator[str]:
+    """The URL of a fresh, empty database of ``kind`` (``sqlite`` or ``postgresql``)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'{prefix}.db'}"
+        return
+    if kind != "postgresql":
+        raise ValueError(f"kind must be 'sqlite' or 'postgresql', got {kind!r}")
+    name, url = create_database(prefix)
+    try:
+        yield url
+    finally:
+        drop_database(name)
