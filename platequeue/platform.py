@@ -65,10 +65,17 @@ class Platform:
 
         return redis_client(self.settings)
 
-    def read_field(self, pixels: PixelsInfo) -> np.ndarray:
-        """One field (C, Z, Y, X) of an image, straight from the binary repository."""
-        from platequeue.omero.repo import read_field
+    def read_field(self, pixels: PixelsInfo, *, native: bool = False) -> np.ndarray:
+        """One field (C, Z, Y, X) of an image, straight from the binary repository.
 
+        ``native=False`` gives the zero-copy, big-endian memory-mapped view (for the GPU,
+        which swaps bytes on the device); ``native=True`` one read into a native-endian
+        array (the CPU path: far cheaper than converting the view afterwards).
+        """
+        from platequeue.omero.repo import read_field, read_field_native
+
+        if native:
+            return read_field_native(self.settings.omero_data_dir, pixels)
         return read_field(self.settings.omero_data_dir, pixels)
 
     def send(self, name: str, args: list[Any], queue: str, task_id: str | None = None) -> str:

@@ -149,7 +149,7 @@ class WellCommand:
             t0 = time.perf_counter()
             if ref.image_id not in pixels:
                 raise LookupError(f"image {ref.image_id} of well {well.label} has no pixels")
-            host = self.platform.read_field(pixels[ref.image_id])
+            host = self.platform.read_field(pixels[ref.image_id], native=target == "cpu")
             field = backend.to_device(host, target)
             nbytes += int(host.nbytes)
             t1 = time.perf_counter()
