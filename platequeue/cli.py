@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
@@ -206,16 +204,6 @@ def rerun_failed(run_id: int) -> None:
     click.echo(f"run {view.run_id} {view.status}: {queued} wells queued")
 
 
-def render_results(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 @main.command()
 @click.argument("run_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
@@ -226,7 +214,7 @@ def results(run_id: int, fmt: str) -> None:
     from platequeue import runs
 
     columns, rows = runs.results(_platform(), run_id)
-    click.echo(render_results(columns, rows, fmt), nl=False)
+    click.echo(runs.render_results(columns, rows, fmt), nl=False)
 
 
 @main.command("pipelines")

@@ -6,6 +6,9 @@ nothing is queued unless every check passed.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -13,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
 from platequeue.db import affected, session_scope
@@ -22,6 +25,7 @@ from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
 from platequeue.models import (
     TERMINAL_RUN,
     AuditEvent,
+    Measurement,
     Role,
     Run,
     RunStatus,
@@ -133,35 +137,43 @@ def _load_run(s: Session, run_id: int) -> Run:
     return run
 
 
+def _view(run: Run, n_running: int) -> RunView:
+    return RunView(
+        run_id=run.id, status=run.status, user=run.user.omename, plate_id=run.plate_id,
+        plate_name=run.plate_name, pipeline=run.pipeline_name,
+        pipeline_version=run.pipeline_version, pipeline_hash=run.pipeline_hash,
+        params=dict(run.params), queue=run.queue, wells_total=run.wells_total,
+        wells_done=run.wells_done, wells_failed=run.wells_failed,
+        wells_running=n_running, created_at=run.created_at.isoformat(),
+        started_at=_iso(run.started_at), finished_at=_iso(run.finished_at))
+
+
+def _running_counts(s: Session, run_ids: list[int]) -> dict[int, int]:
+    """Wells running now, per run, in one query."""
+    if not run_ids:
+        return {}
+    rows = s.execute(select(WellTask.run_id, func.count())
+                     .where(WellTask.run_id.in_(run_ids),
+                            WellTask.status == WellStatus.RUNNING.value)
+                     .group_by(WellTask.run_id)).all()
+    return {int(run_id): int(n) for run_id, n in rows}
+
+
 def status(platform: Platform, run_id: int) -> RunView:
     with session_scope(platform.audit) as s:
         run = _load_run(s, run_id)
-        n_running = s.scalar(
-            select(func.count()).select_from(WellTask)
-            .where(WellTask.run_id == run_id, WellTask.status == WellStatus.RUNNING.value)) or 0
-        return RunView(
-            run_id=run.id, status=run.status, user=run.user.omename, plate_id=run.plate_id,
-            plate_name=run.plate_name, pipeline=run.pipeline_name,
-            pipeline_version=run.pipeline_version, pipeline_hash=run.pipeline_hash,
-            params=dict(run.params), queue=run.queue, wells_total=run.wells_total,
-            wells_done=run.wells_done, wells_failed=run.wells_failed,
-            wells_running=n_running, created_at=run.created_at.isoformat(),
-            started_at=_iso(run.started_at), finished_at=_iso(run.finished_at))
-
-
-def run_owner(platform: Platform, run_id: int) -> str:
-    with session_scope(platform.audit) as s:
-        return _load_run(s, run_id).user.omename
+        return _view(run, _running_counts(s, [run_id]).get(run_id, 0))
 
 
 def list_runs(platform: Platform, *, omename: str | None = None, limit: int = 50) -> list[RunView]:
-    """Newest first; ``omename`` None lists everyone's (operators)."""
+    """Newest first; ``omename`` None lists everyone's (operators). Three queries in all."""
     with session_scope(platform.audit) as s:
-        q = select(Run.id).order_by(Run.id.desc()).limit(limit)
+        q = select(Run).options(joinedload(Run.user)).order_by(Run.id.desc()).limit(limit)
         if omename is not None:
             q = q.join(User, User.id == Run.user_id).where(User.omename == omename)
-        ids = list(s.scalars(q))
-    return [status(platform, i) for i in ids]
+        found = list(s.scalars(q).unique())
+        running = _running_counts(s, [r.id for r in found])
+        return [_view(r, running.get(r.id, 0)) for r in found]
 
 
 def cancel(platform: Platform, run_id: int, *, actor: str) -> RunView:
@@ -208,8 +220,6 @@ def rerun_failed(platform: Platform, run_id: int, *, actor: str) -> RunView:
 
 def results(platform: Platform, run_id: int) -> tuple[list[str], list[dict[str, Any]]]:
     """One row per well and field: identity columns then every feature (sorted by name)."""
-    from platequeue.models import Measurement
-
     with session_scope(platform.audit) as s:
         run = _load_run(s, run_id)
         wells = {w.well_id: w for w in s.scalars(select(WellTask).where(
@@ -227,3 +237,14 @@ def results(platform: Platform, run_id: int) -> tuple[list[str], list[dict[str, 
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (wells[k[0]].row,
                                                             wells[k[0]].column, k[1]))]
     return columns, ordered
+
+
+def render_results(columns: list[str], rows: list[dict[str, Any]], fmt: str) -> str:
+    """Results as CSV (header = ``columns``) or a JSON list of row objects."""
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

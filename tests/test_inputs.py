@@ -133,6 +133,12 @@ def test_api_errors_and_permissions(stack: Stack) -> None:
     alice = {"Authorization": "Bearer " + tokens.create(platform, other.id, name="a",
                                                         scope="submit", days=1)}
     assert client.get(f"/api/runs/{run_id}", headers=alice).status_code == 404
+    mine = client.get("/api/runs", headers=hdr).get_json()
+    assert [r["run_id"] for r in mine] == [run_id]
+    assert mine[0]["wells_total"] == 96 and mine[0]["user"] == "demo"
+    assert client.get("/api/runs", headers=alice).get_json() == []
+    page = client.get("/runs")
+    assert page.status_code == 200 and f'data-run="{run_id}"' in page.get_data(as_text=True)
     assert client.post(f"/api/runs/{run_id}/cancel", headers=alice).status_code == 404
     assert client.post(f"/api/runs/{run_id}/cancel", headers=hdr).status_code == 200
     assert client.post(f"/api/runs/{run_id}/cancel", headers=hdr).status_code == 409

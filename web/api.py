@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from pipelines import registry
 from platequeue import runs
-from platequeue.cli import render_results
 from platequeue.db import session_scope
 from platequeue.errors import Invalid
 from platequeue.models import WellTask
@@ -82,7 +81,7 @@ def run_results(run_id: int) -> Any:
     columns, rows = runs.results(platform(), run_id)
     if fmt == "json":
         return jsonify({"columns": columns, "rows": rows})
-    return Response(render_results(columns, rows, "csv"), mimetype="text/csv", headers={
+    return Response(runs.render_results(columns, rows, "csv"), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=run-{run_id}.csv"})
 
 
