@@ -15,7 +15,8 @@ import uuid
 from collections import defaultdict
 from itertools import zip_longest
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import ColumnElement, and_, func, select, text, update
+from sqlalchemy.orm import Session
 
 from platequeue.celery_app import WELL_TASK
 from platequeue.db import session_scope
@@ -28,6 +29,27 @@ PENDING = (WellStatus.QUEUED.value, WellStatus.RETRY.value)
 _LOCK_KEY = 0x504C5155  # "PLQU": serialises dispatchers on PostgreSQL
 
 
+def in_flight() -> ColumnElement[bool]:
+    """Rows whose message has been sent and whose well has not ended."""
+    return and_(WellTask.dispatched_at.is_not(None),
+                WellTask.status.in_((*PENDING, WellStatus.RUNNING.value)))
+
+
+def undispatched() -> ColumnElement[bool]:
+    """Rows waiting for the dispatcher to send them."""
+    return and_(WellTask.dispatched_at.is_(None), WellTask.status.in_(PENDING))
+
+
+def refill_due(s: Session, user_id: int, limit: int) -> bool:
+    """Whether a finished well should call :func:`dispatch`: only once the user's in-flight
+    wells fell to half their share and something waits, so dispatch runs in batches."""
+    n = s.scalar(select(func.count()).select_from(WellTask)
+                 .where(WellTask.user_id == user_id, in_flight())) or 0
+    if n > limit // 2:
+        return False
+    return s.scalar(select(WellTask.id).where(undispatched()).limit(1)) is not None
+
+
 def dispatch(platform: Platform) -> int:
     """Release queued wells within each user's share; returns how many messages were sent."""
     limit = platform.settings.fair_share_wells
@@ -38,8 +60,7 @@ def dispatch(platform: Platform) -> int:
         inflight = dict(
             s.execute(
                 select(WellTask.user_id, func.count())
-                .where(WellTask.dispatched_at.is_not(None),
-                       WellTask.status.in_((*PENDING, WellStatus.RUNNING.value)))
+                .where(in_flight())
                 .group_by(WellTask.user_id)
             ).all()
         )
@@ -48,7 +69,7 @@ def dispatch(platform: Platform) -> int:
         pending = (
             select(WellTask.id, WellTask.user_id, Run.queue, rank)
             .join(Run, Run.id == WellTask.run_id)
-            .where(WellTask.dispatched_at.is_(None), WellTask.status.in_(PENDING),
+            .where(undispatched(),
                    Run.status.in_((RunStatus.QUEUED.value, RunStatus.RUNNING.value)))
             .subquery()
         )

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from pipelines import backend, registry
 from platequeue.celery_app import WRITEBACK_TASK
 from platequeue.db import affected, session_scope
-from platequeue.dispatch import dispatch
+from platequeue.dispatch import dispatch, refill_due
 from platequeue.measurements import upsert_measurements
 from platequeue.models import Run, RunStatus, WellStatus, WellTask, utcnow
 from platequeue.platform import Platform
@@ -82,7 +82,7 @@ class WellCommand:
                 return "failed"
             log.warning("well task %d attempt %d failed, will retry: %s\n%s",
                         self.well_task_id, attempts, exc, traceback.format_exc())
-            self._mark(claim, WellStatus.RETRY, f"{type(exc).__name__}: {exc}")
+            self._mark_retry(claim, f"{type(exc).__name__}: {exc}")
             raise RetryLater(min(60.0, 2.0 ** attempts), exc) from exc
         finally:
             backend.free_gpu_memory()
@@ -186,21 +186,9 @@ class WellCommand:
                                .values(wells_done=Run.wells_done + 1)
                                .returning(Run.wells_done, Run.wells_failed, Run.wells_total)
                                ).one()
-            more = self._more_to_dispatch(s, claim.user_id)
+            more = refill_due(s, claim.user_id, self.platform.settings.fair_share_wells)
         self._after(claim.run_id, counts, more)
         return "succeeded"
-
-    def _more_to_dispatch(self, s: Session, user_id: int) -> bool:
-        """Dispatch in batches: once the user's in-flight wells fall to half their share."""
-        limit = self.platform.settings.fair_share_wells
-        inflight = s.scalar(select(func.count()).select_from(WellTask).where(
-            WellTask.user_id == user_id, WellTask.dispatched_at.is_not(None),
-            WellTask.status.in_(("queued", "retry", "running")))) or 0
-        if inflight > limit // 2:
-            return False
-        return s.scalar(select(WellTask.id).where(
-            WellTask.dispatched_at.is_(None),
-            WellTask.status.in_(("queued", "retry"))).limit(1)) is not None
 
     def _fail(self, claim: Claim, error: str) -> None:
         log.error("well task %d failed: %s", self.well_task_id, error)
@@ -216,11 +204,10 @@ class WellCommand:
                                               Run.wells_total)).one()
         self._after(claim.run_id, counts, True)
 
-    def _mark(self, claim: Claim, status: WellStatus, error: str | None) -> None:
+    def _mark_retry(self, claim: Claim, error: str) -> None:
         with session_scope(self.platform.audit) as s:
             s.execute(update(WellTask).where(self._fenced(claim.attempts))
-                      .values(status=status.value, error=error,
-                              finished_at=utcnow() if status != WellStatus.RETRY else None))
+                      .values(status=WellStatus.RETRY.value, error=error))
 
     def _after(self, run_id: int, counts: Any, dispatch_more: bool) -> None:
         if counts is not None and counts[0] + counts[1] >= counts[2]:
