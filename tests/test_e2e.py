@@ -141,3 +141,38 @@ def test_cancel_mid_run_starts_nothing_after(stack: Stack) -> None:
     assert sum(w.status == "cancelled" for w in wells) > 40
     assert runs.status(platform, view.run_id).status == "cancelled"
     assert stack.cli("cancel", str(view.run_id)).returncode == 1  # already cancelled: 409
+
+
+def test_transient_errors_retry_with_backoff_then_cap(stack: Stack) -> None:
+    from platequeue.omero.repo import romio_path
+
+    platform = stack.platform()
+    plate = _plate(stack)
+    paths = {}
+    for label in ("B3", "C4"):  # an unreadable file (a directory in its place): an OSError
+        pixels = platform.catalog.pixels(plate.images[label][0])
+        path = romio_path(stack.settings.omero_data_dir, pixels.id)
+        path.rename(path.with_suffix(".bak"))
+        path.mkdir()
+        paths[label] = path
+    stack.start_worker()
+    view = runs.submit(platform, omename="demo", plate_id=plate.id, pipeline="nuclei-count")
+
+    def attempts(label: str) -> int:
+        with session_scope(platform.audit) as s:
+            return s.scalar(select(WellTask.attempts).where(
+                WellTask.run_id == view.run_id, WellTask.label == label)) or 0
+
+    wait_for(lambda: attempts("B3") >= 2, 120, "a second attempt at B3")
+    paths["B3"].rmdir()
+    paths["B3"].with_suffix(".bak").rename(paths["B3"])  # the mount came back
+    wait_for(lambda: runs.status(platform, view.run_id).status in TERMINAL, 180, "run end")
+    with session_scope(platform.audit) as s:
+        wells = {w.label: w for w in s.scalars(select(WellTask).where(
+            WellTask.run_id == view.run_id, WellTask.label.in_(("B3", "C4"))))}
+    assert wells["B3"].status == "succeeded" and wells["B3"].attempts in (2, 3)
+    assert wells["C4"].status == "failed" and wells["C4"].attempts == 3
+    assert "IsADirectoryError" in (wells["C4"].error or "")
+    assert "after 3 attempts" in (wells["C4"].error or "")
+    final = runs.status(platform, view.run_id)
+    assert final.status == "partial" and final.wells_failed == 1
