@@ -33,6 +33,28 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """The OIDC client (Omero_GU seed names). Enabled when a client id and either a
+    discovery URL or both explicit endpoints are set."""
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    auth_url: str | None = None
+    token_url: str | None = None
+    redirect_uri: str | None = None
+    logout_url: str | None = None
+    discovery_url: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+    userinfo_url: str | None = None
+    scope: str = "openid email profile"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id and (self.discovery_url or (self.auth_url and self.token_url)))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Typed, validated configuration. Build with :func:`load_settings`."""
 
@@ -60,7 +82,19 @@ class Settings:
     cupy_gpu_memory_limit: str | None
     cuda_visible_devices: str | None
     requeue_after: int
-    oauth: Mapping[str, str] = field(default_factory=dict)
+    # Sign-in (web issue): OIDC client, server-side sessions.
+    oauth: OidcSettings = field(default_factory=lambda: OidcSettings())
+    session_ttl: int = 8 * 3600
+    # Quotas (per user): concurrent active runs, submissions per rolling minute.
+    quota_concurrent_runs: int = 4
+    quota_submissions_per_minute: int = 10
+    # Flower, served behind the same host (nginx ``/flower/``).
+    flower_url_prefix: str = "flower"
+    flower_port: int = 5555
+    # Operations (beat/ops issue).
+    retention_days: int = 0
+    metrics_port: int = 0
+    omero_keepalive_interval: int = 300
 
     @property
     def visibility_timeout(self) -> int:
@@ -126,6 +160,28 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw.strip()
 
 
+def _oidc(env: Mapping[str, str]) -> OidcSettings:
+    def opt(name: str) -> str | None:
+        return (env.get(name) or "").strip() or None
+
+    urls = {name: _url(env, name, ("http", "https"))
+            for name in ("OAUTH_AUTH_URL", "OAUTH_TOKEN_URL", "OAUTH_REDIRECT_URI",
+                         "OAUTH_LOGOUT_URL", "OAUTH_DISCOVERY_URL", "OAUTH_JWKS_URL",
+                         "OAUTH_USERINFO_URL")}
+    oidc = OidcSettings(
+        client_id=opt("OAUTH_CLIENT_ID"), client_secret=opt("OAUTH_CLIENT_SECRET"),
+        auth_url=urls["OAUTH_AUTH_URL"], token_url=urls["OAUTH_TOKEN_URL"],
+        redirect_uri=urls["OAUTH_REDIRECT_URI"], logout_url=urls["OAUTH_LOGOUT_URL"],
+        discovery_url=urls["OAUTH_DISCOVERY_URL"], jwks_url=urls["OAUTH_JWKS_URL"],
+        issuer=opt("OAUTH_ISSUER"), userinfo_url=urls["OAUTH_USERINFO_URL"],
+        scope=opt("OAUTH_SCOPE") or "openid email profile",
+    )
+    if oidc.client_id and not oidc.enabled:
+        raise SettingsError("OAUTH_CLIENT_ID is set but neither OAUTH_DISCOVERY_URL nor both "
+                            "OAUTH_AUTH_URL and OAUTH_TOKEN_URL are")
+    return oidc
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate the environment (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -184,7 +240,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cupy_gpu_memory_limit=env.get("CUPY_GPU_MEMORY_LIMIT") or None,
         cuda_visible_devices=env.get("CUDA_VISIBLE_DEVICES"),
         requeue_after=_int(env, "REQUEUE_AFTER", 0, minimum=0),
-        oauth={k: v for k, v in env.items() if k.startswith("OAUTH_")},
+        oauth=_oidc(env),
+        session_ttl=_int(env, "SESSION_TTL", 8 * 3600, minimum=60),
+        quota_concurrent_runs=_int(env, "QUOTA_CONCURRENT_RUNS", 4, minimum=1),
+        quota_submissions_per_minute=_int(env, "QUOTA_SUBMISSIONS_PER_MINUTE", 10, minimum=1),
+        flower_url_prefix=env.get("FLOWER_URL_PREFIX", "flower").strip("/") or "flower",
+        flower_port=_int(env, "FLOWER_PORT", 5555, minimum=1),
+        retention_days=_int(env, "RETENTION_DAYS", 0, minimum=0),
+        metrics_port=_int(env, "METRICS_PORT", 0, minimum=0),
+        omero_keepalive_interval=_int(env, "OMERO_KEEPALIVE_INTERVAL", 300, minimum=10),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")

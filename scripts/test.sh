@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1 && [ "${PLATEQUEUE_SKIP_APT:-0}" != 1 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
 bash scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/mypy platequeue web workers pipelines beat
