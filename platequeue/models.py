@@ -63,6 +63,7 @@ class WellStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # incremental: inputs unchanged, measurements copied (counts as done)
 
 
 class Role(enum.StrEnum):
@@ -105,6 +106,11 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Operations (migration 0003): the schedule that fired it (no FK: runs outlive schedules),
+    # wells skipped by incremental reprocessing (included in wells_done), retention purge.
+    schedule_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    wells_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    purged_at: Mapped[datetime | None] = mapped_column()
     user: Mapped[User] = relationship()
 
 
@@ -137,6 +143,7 @@ class WellTask(Base):
     bytes_read: Mapped[int | None] = mapped_column(BigInteger)
     fields: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    input_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Measurement(Base):
@@ -177,4 +184,39 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()
+
+
+class ScheduleTarget(enum.StrEnum):
+    PLATE = "plate"
+    SCREEN = "screen"
+    SCREEN_NEW_SINCE_LAST = "screen_new_since_last"
+
+
+class Schedule(Base):
+    """A user's recurring (re)processing: a cron expression in an IANA time zone.
+
+    ``next_fire_at`` is UTC; beat's one static entry fires the due rows
+    (:mod:`platequeue.schedules`).
+    """
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_enabled_next_fire_at", "enabled", "next_fire_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int | None] = mapped_column(BigInteger)  # OMERO group scope (admins)
+    name: Mapped[str] = mapped_column(String(128))
+    cron: Mapped[str] = mapped_column(String(128))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    target_kind: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    pipeline_name: Mapped[str] = mapped_column(String(128))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_pipeline_version_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_fire_at: Mapped[datetime] = mapped_column()
+    last_fired_at: Mapped[datetime | None] = mapped_column()
+    last_run_id: Mapped[int | None] = mapped_column(Integer)  # no FK: retention keeps it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     user: Mapped[User] = relationship()
