@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from platequeue.omero.metadata import OmeroCatalog
     from platequeue.omero.model import PixelsInfo
+    from platequeue.omero.readers import RepositoryReader
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +66,31 @@ class Platform:
 
         return redis_client(self.settings)
 
+    @cached_property
+    def reader(self) -> RepositoryReader:
+        """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
+        original file), in omero-ms-image-region's order."""
+        from platequeue.omero.readers import RepositoryReader, repository_roots
+
+        return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero))
+
     def read_field(self, pixels: PixelsInfo, *, native: bool = False) -> np.ndarray:
         """One field (C, Z, Y, X) of an image, straight from the binary repository.
 
-        ``native=False`` gives the zero-copy, big-endian memory-mapped view (for the GPU,
-        which swaps bytes on the device); ``native=True`` one read into a native-endian
-        array (the CPU path: far cheaper than converting the view afterwards).
+        For ROMIO ``Pixels/<id>`` files, ``native=False`` gives the zero-copy, big-endian
+        memory-mapped view (for the GPU, which swaps bytes on the device) and
+        ``native=True`` one read into a native-endian array (the CPU path: far cheaper
+        than converting the view afterwards). OME-Zarr, pyramid and original files
+        (OME-TIFF) always come back native-endian.
         """
-        from platequeue.omero.repo import read_field, read_field_native
+        from platequeue.omero.readers import Source
+        from platequeue.omero.repo import read_field_native
 
-        if native:
+        reader = self.reader
+        kind, _ = reader.source(pixels)
+        if kind is Source.ROMIO and native:
             return read_field_native(self.settings.omero_data_dir, pixels)
-        return read_field(self.settings.omero_data_dir, pixels)
+        return reader.open_field(pixels)
 
     def send(self, name: str, args: list[Any], queue: str, task_id: str | None = None) -> str:
         """Publish one JSON task message; returns its task id."""

@@ -130,10 +130,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Iterator[Stack]:
     """An isolated platform on real PostgreSQL (audit + OMERO databases) and real Redis,
-    with the demo plate written into the OMERO fixture. Start workers with
-    ``stack.start_worker()``."""
+    with the demo plate written into the OMERO fixture (the full fixture — every group
+    level, a 384-well plate with gaps, float32 and OME-TIFF/pyramid/OME-Zarr plates — for
+    tests marked ``full_fixture``). Start workers with ``stack.start_worker()``."""
     from platequeue.migrate import upgrade
     from platequeue.omero.fixture import build_demo
 
@@ -153,8 +154,9 @@ def stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
     })
     s = Stack(env=env, home=home)
     upgrade(audit_url)
+    full = request.node.get_closest_marker("full_fixture") is not None
     s.manifest = build_demo(omero_url, tmp_path / "OMERO", wells=96, fields=2, size=256,
-                            seed=7)  # type: ignore[attr-defined]
+                            seed=7, full=full)  # type: ignore[attr-defined]
     try:
         yield s
     finally:

@@ -16,7 +16,7 @@ from platequeue.db import session_scope
 from platequeue.models import AuditEvent, Measurement, Run, WellTask
 from tests.conftest import Stack, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.full_fixture]
 TERMINAL = ("succeeded", "partial", "failed", "cancelled")
 
 

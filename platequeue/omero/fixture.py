@@ -96,9 +96,9 @@ def build_full(
     Adds, for each of the five group levels (``private`` ... ``public``), a group
     ``<level>-lab`` with users ``<level>-owner`` (member, owns plate
     ``<level> plate``), ``<level>-member`` and ``<level>-leader``; a 384-well plate
-    with missing wells and three plate acquisitions; a float32 plate; and plates
-    stored as OME-TIFF (ManagedRepository), as ``Pixels/<id>_pyramid`` and as
-    OME-Zarr (externalinfo).
+    with missing wells and three plate acquisitions; a float32 plate; and four plates
+    holding identical pixels, stored as ROMIO ``Pixels/<id>`` (``romio twin plate``), as
+    OME-TIFF (ManagedRepository), as ``Pixels/<id>_pyramid`` and as OME-Zarr (externalinfo).
     """
     return build_demo(db, data_dir, seed=seed, size=size, full=True)
 
@@ -118,6 +118,9 @@ def _add_full(b: FixtureBuilder, *, demo_user: int, lab: int) -> None:
     four = [(0, 0), (0, 1), (1, 0), (1, 1)]
     b.add_plate("Float plate", owner=demo_user, group=lab, wells=four, fields=2, size=128,
                 count_range=(1, 8), pixels_type="float")
-    for backend in ("ometiff", "pyramid", "zarr"):
-        b.add_plate(f"{backend} plate", owner=demo_user, group=lab, wells=four, fields=2,
-                    size=128, count_range=(1, 8), backend=backend)
+    # The same pixels under every storage kind (one rng_key): measurements must agree.
+    twin = len(b.plates)
+    for backend in ("romio", "ometiff", "pyramid", "zarr"):
+        name = "romio twin plate" if backend == "romio" else f"{backend} plate"
+        b.add_plate(name, owner=demo_user, group=lab, wells=four, fields=2, size=128,
+                    count_range=(1, 8), backend=backend, rng_key=twin)

@@ -77,7 +77,7 @@ class RepositoryReader:
         if pyramid.is_file():
             return Source.PYRAMID, pyramid
         romio = repo.romio_path(self.root, info.id)
-        if romio.is_file():
+        if romio.exists():  # not is_file(): an unreadable entry must fail as an OSError
             return Source.ROMIO, romio
         if info.path is not None and info.name and info.repo:
             root_name = self.repo_roots.get(info.repo)
