@@ -1,7 +1,15 @@
-"""JSON API: runs (submit, status, wells, results, cancel, rerun), plates, pipelines."""
+"""JSON API: runs (submit, status, wells, results, cancel, rerun), plates, pipelines, me.
+
+Every route is documented in ``web/openapi.json`` (served at ``/api/openapi.json``) and
+every error is ``{"error": "<message>"}``: 401 no or bad credentials, 403 not allowed,
+404 unknown (or not yours), 409 wrong state, 422 bad input.
+"""
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -16,9 +24,63 @@ from web.auth import Identity, platform, require
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+MAX_ID = 2**63 - 1  # OMERO ids are PostgreSQL bigint
+MAX_RUN_ID = 2**31 - 1  # run ids are PostgreSQL integer
+_TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
+
+
+# Query parameters each endpoint takes; any other is refused (422), so a typo such as
+# ``?formt=csv`` is an error rather than silently the default.
+QUERY_ARGS: dict[str, frozenset[str]] = {
+    "api.list_runs": frozenset({"all", "limit"}),
+    "api.run_results": frozenset({"format"}),
+}
+PUBLIC = frozenset({"api.openapi"})
+SUBMIT_FIELDS = frozenset({"plate_id", "pipeline", "params", "channels"})
+
+
+@bp.before_request
+def _check_request() -> None:
+    """Credentials first (401), then unknown query parameters (422)."""
+    endpoint = request.endpoint or ""
+    if endpoint not in PUBLIC:
+        require()
+    unknown = sorted(set(request.args) - QUERY_ARGS.get(endpoint, frozenset()))
+    if unknown:
+        raise Invalid(f"unknown query parameter(s): {', '.join(map(repr, unknown))}")
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(OPENAPI_FILE.read_text())
+    return doc
+
+
+def _bool_arg(name: str) -> bool:
+    raw = request.args.get(name, "").strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise Invalid(f"query parameter {name}={raw!r} must be true or false")
+    return raw in _TRUE
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"query parameter {name}={raw!r} must be an integer") from None
+    if not lo <= value <= hi:
+        raise Invalid(f"query parameter {name}={value} must be between {lo} and {hi}")
+    return value
+
 
 def _run_for(ident: Identity, run_id: int) -> runs.RunView:
     """The run, if this identity may see it (its own, or operator/admin) and read its plate."""
+    if run_id > MAX_RUN_ID:
+        abort(404, f"no run with id {run_id}")
     view = runs.status(platform(), run_id)
     if view.user != ident.omename and not ident.sees_everything:
         abort(404, f"no run with id {run_id}")
@@ -28,32 +90,66 @@ def _run_for(ident: Identity, run_id: int) -> runs.RunView:
     return view
 
 
+def _submit_params(body: dict[str, Any]) -> dict[str, Any]:
+    """``params`` plus ``channels`` (role -> channel name or index) as ``channels.<role>``."""
+    params = body.get("params")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise Invalid("params must be an object of parameter values")
+    channels = body.get("channels")
+    if channels is None:
+        channels = {}
+    if not isinstance(channels, dict) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in channels.values()):
+        raise Invalid("channels must be an object mapping a channel role to a channel name "
+                      "or index")
+    return {**params, **{f"channels.{role}": str(v) for role, v in channels.items()}}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+@bp.get("/me")
+def me() -> Any:
+    ident = require()
+    return jsonify({"user_id": ident.user_id, "omename": ident.omename,
+                    "omero_user_id": ident.omero_user_id, "role": ident.role,
+                    "scope": ident.scope, "via": ident.via})
+
+
 @bp.post("/runs")
 def submit() -> Any:
     ident = require("submit")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Invalid("send a JSON object with plate_id and pipeline")
+    unknown = sorted(set(body) - SUBMIT_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown field(s): {', '.join(map(repr, unknown))}; "
+                      f"send {', '.join(sorted(SUBMIT_FIELDS))}")
     plate_id, pipeline = body.get("plate_id"), body.get("pipeline")
-    if not isinstance(plate_id, int) or isinstance(plate_id, bool):
-        raise Invalid("plate_id must be an integer")
+    if isinstance(plate_id, float) and plate_id.is_integer():
+        plate_id = int(plate_id)  # JSON has one number type: 976.0 is the integer 976
+    if not isinstance(plate_id, int) or isinstance(plate_id, bool) or not 1 <= plate_id <= MAX_ID:
+        raise Invalid("plate_id must be a positive integer")
     if not isinstance(pipeline, str) or not pipeline:
         raise Invalid("pipeline must be a pipeline name")
-    params = body.get("params", {})
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise Invalid("params must be an object of parameter values")
     view = runs.submit(platform(), omename=ident.omename, plate_id=plate_id,
-                       pipeline=pipeline, params=params, actor=f"{ident.via}:{ident.omename}")
+                       pipeline=pipeline, params=_submit_params(body),
+                       actor=f"{ident.via}:{ident.omename}")
     return jsonify(view.to_json()), 201
 
 
 @bp.get("/runs")
 def list_runs() -> Any:
     ident = require()
-    who = None if ident.sees_everything and request.args.get("all") else ident.omename
-    return jsonify([v.to_json() for v in runs.list_runs(platform(), omename=who)])
+    everyone = _bool_arg("all")
+    limit = _int_arg("limit", 50, 1, 500)
+    who = None if ident.sees_everything and everyone else ident.omename
+    return jsonify([v.to_json() for v in runs.list_runs(platform(), omename=who, limit=limit)])
 
 
 @bp.get("/runs/<int:run_id>")
@@ -65,22 +161,31 @@ def get_run(run_id: int) -> Any:
 def run_wells(run_id: int) -> Any:
     _run_for(require(), run_id)
     with session_scope(platform().audit) as s:
-        rows = s.scalars(select(WellTask).where(WellTask.run_id == run_id)
+        rows = s.execute(select(WellTask.label, WellTask.row, WellTask.column, WellTask.status,
+                                WellTask.attempts, WellTask.error, WellTask.device,
+                                WellTask.worker)
+                         .where(WellTask.run_id == run_id)
                          .order_by(WellTask.row, WellTask.column)).all()
-        return jsonify([{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
-                         "attempts": w.attempts, "error": w.error, "device": w.device,
-                         "worker": w.worker} for w in rows])
+    return jsonify([{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
+                     "attempts": w.attempts, "error": w.error, "device": w.device,
+                     "worker": w.worker} for w in rows])
 
 
 @bp.get("/runs/<int:run_id>/results")
 def run_results(run_id: int) -> Any:
     _run_for(require(), run_id)
     fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise Invalid(f"format {fmt!r} must be json or csv")
+    if fmt not in ("json", "csv", "parquet"):
+        raise Invalid(f"format {fmt!r} must be json, csv or parquet")
     columns, rows = runs.results(platform(), run_id)
     if fmt == "json":
         return jsonify({"columns": columns, "rows": rows})
+    if fmt == "parquet":
+        from platequeue.export import results_parquet
+
+        return Response(results_parquet(columns, rows),
+                        mimetype="application/vnd.apache.parquet", headers={
+                            "Content-Disposition": f"attachment; filename=run-{run_id}.parquet"})
     return Response(runs.render_results(columns, rows, "csv"), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=run-{run_id}.csv"})
 
