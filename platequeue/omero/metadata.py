@@ -160,6 +160,23 @@ class OmeroCatalog:
             adm = bool(conn.execute(text(f"SELECT {admin_sql()}"), {"uid": row["id"]}).scalar())
         return Experimenter(int(row["id"]), str(row["omename"]), row["email"], adm)
 
+    def find_by_identity(self, *, omename: str | None = None,
+                         email: str | None = None) -> Experimenter | None:
+        """Sign-in mapping: the experimenter whose ``omename`` is exactly *omename*, else
+        the one (and only one) whose e-mail is *email* (case ignored). Unlike
+        :meth:`find_user`, a user name is never matched against e-mail addresses."""
+        with self.engine.connect() as conn:
+            uid = None
+            if omename and omename.strip():
+                uid = conn.execute(text("SELECT id FROM experimenter WHERE omename = :k"),
+                                   {"k": omename.strip()}).scalar()
+            if uid is None and email and email.strip():
+                ids = conn.execute(text("SELECT id FROM experimenter "
+                                        "WHERE lower(email) = lower(:k)"),
+                                   {"k": email.strip()}).scalars().all()
+                uid = ids[0] if len(ids) == 1 else None
+        return None if uid is None else self.user(int(uid))
+
     def user(self, user_id: int) -> Experimenter | None:
         """The experimenter with this id."""
         with self.engine.connect() as conn:
