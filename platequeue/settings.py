@@ -95,6 +95,7 @@ class Settings:
     retention_days: int = 0
     metrics_port: int = 0
     omero_keepalive_interval: int = 300
+    schedule_tick_interval: float = 60.0  # beat's schedules entry; tests shorten it
 
     @property
     def visibility_timeout(self) -> int:
@@ -249,6 +250,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_days=_int(env, "RETENTION_DAYS", 0, minimum=0),
         metrics_port=_int(env, "METRICS_PORT", 0, minimum=0),
         omero_keepalive_interval=_int(env, "OMERO_KEEPALIVE_INTERVAL", 300, minimum=10),
+        schedule_tick_interval=_float(env, "SCHEDULE_TICK_INTERVAL", 60.0),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")

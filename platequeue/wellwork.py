@@ -22,7 +22,10 @@ from pipelines import backend, registry
 from platequeue.celery_app import WRITEBACK_TASK
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch, refill_due
+from platequeue.incremental import fingerprint
+from platequeue.logs import log_context
 from platequeue.measurements import upsert_measurements
+from platequeue.metrics import record_wells
 from platequeue.models import Run, RunStatus, WellStatus, WellTask, utcnow
 from platequeue.platform import Platform
 from platequeue.runs import audit
@@ -63,6 +66,10 @@ class WellCommand:
         claim = self._claim()
         if claim is None:
             return "skipped"
+        with log_context(run_id=claim.run_id, well=claim.well_id, user=claim.user_id):
+            return self._run_claimed(claim)
+
+    def _run_claimed(self, claim: Claim) -> str:
         run_id, attempts = claim.run_id, claim.attempts
         log.info("well task %d claimed (run %d, attempt %d, %s)",
                  self.well_task_id, run_id, attempts, self.device)
@@ -141,6 +148,8 @@ class WellCommand:
         if well is None:
             raise LookupError(f"well {claim.well_id} no longer exists in OMERO")
         pixels = catalog.pixels_many([ref.image_id for ref in well.fields])
+        input_fp = fingerprint(self.platform.settings.omero_data_dir,
+                               (ref.pixels_id for ref in well.fields), pipe.hash, claim.params)
         rows: list[dict[str, Any]] = []
         read_s = compute_s = 0.0
         nbytes = 0
@@ -159,7 +168,7 @@ class WellCommand:
             compute_s += t2 - t1
             rows.append({"field": ref.field, "image_id": ref.image_id, "features": features})
         return rows, {"read_seconds": read_s, "compute_seconds": compute_s,
-                      "bytes_read": nbytes, "fields": len(rows)}
+                      "bytes_read": nbytes, "fields": len(rows), "input_fingerprint": input_fp}
 
     def _fenced(self, attempts: int) -> Any:
         return and_(WellTask.id == self.well_task_id,
@@ -188,6 +197,8 @@ class WellCommand:
                                ).one()
             more = refill_due(s, claim.user_id, self.platform.settings.fair_share_wells)
         self._after(claim.run_id, counts, more)
+        record_wells(self.platform, "succeeded", worker=self.worker, nbytes=stats["bytes_read"],
+                     seconds=stats["read_seconds"] + stats["compute_seconds"])
         return "succeeded"
 
     def _fail(self, claim: Claim, error: str) -> None:
@@ -202,6 +213,8 @@ class WellCommand:
                                    .values(wells_failed=Run.wells_failed + 1)
                                    .returning(Run.wells_done, Run.wells_failed,
                                               Run.wells_total)).one()
+        if counts is not None:
+            record_wells(self.platform, "failed", worker=self.worker)
         self._after(claim.run_id, counts, True)
 
     def _mark_retry(self, claim: Claim, error: str) -> None:
