@@ -28,18 +28,17 @@ def create_app(test_config: dict[str, Any] | None = None,
         app.config.update(test_config)
     app.extensions["platform"] = platform
 
-    from web import account, oidc, sessions  # sign-in, sessions, tokens
-
-    sessions.init_app(app, platform)
-    oidc.init_app(app, platform)
-    app.register_blueprint(account.bp)
-
     from web import api, auth, health, pages
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(health.bp)
+
+    from web import pages_ops, pages_results, pages_runs, pages_submit  # the UI pages
+
+    for page_bp in (pages_submit.bp, pages_runs.bp, pages_results.bp, pages_ops.bp):
+        app.register_blueprint(page_bp)
 
     @app.errorhandler(PlatequeueError)
     def domain_error(exc: PlatequeueError) -> Any:

@@ -1,0 +1,39 @@
+"""Operator pages: the queue overview (operators and admins) and the audit log (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+
+from platequeue import overview
+from platequeue.models import Role
+from web.auth import Identity, platform
+from web.pages import install_error_pages, page_identity
+
+bp = Blueprint("pages_ops", __name__, url_prefix="/ops")
+install_error_pages(bp)
+
+
+def _role(*allowed: Role) -> Identity:
+    ident = page_identity()
+    if ident.role not in {r.value for r in allowed}:
+        abort(403, f"this page is for {' and '.join(r.value + 's' for r in allowed)}")
+    return ident
+
+
+@bp.route("/queue")
+def queue() -> Any:
+    _role(Role.OPERATOR, Role.ADMIN)
+    return render_template("queue.html", view=overview.queue_overview(platform()))
+
+
+@bp.route("/audit")
+def audit() -> Any:
+    _role(Role.ADMIN)
+    page = request.args.get("page", "1")
+    action = request.args.get("action") or None
+    found = overview.audit_page(platform(), page=int(page) if page.isdigit() else 1,
+                                per_page=50, action=action)
+    return render_template("audit.html", audit=found, action=action,
+                           actions=overview.audit_actions(platform()))
