@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
+from platequeue import quotas
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
@@ -110,6 +111,7 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     wells = platform.catalog.wells(plate_id)
     if not wells:
         raise Invalid(f"plate {plate_id} has no wells with images")
+    quotas.check_submit(platform, user, actor=actor or omename)
     queue = choose_queue(platform, pipe.gpu)
     with session_scope(platform.audit) as s:
         run = Run(user_id=user.id, plate_id=plate_id, plate_name=plate.name,

@@ -48,7 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None,
 
     @app.errorhandler(PlatequeueError)
     def domain_error(exc: PlatequeueError) -> Any:
-        return jsonify(error=str(exc)), exc.status
+        resp = jsonify(error=str(exc))
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp, exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
