@@ -256,6 +256,28 @@ def token_create(omename: str, scope: str, days: int, name: str) -> None:
     click.echo(tokens.create(platform, user.id, name=name, scope=scope, days=days))
 
 
+@main.command()
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Listen address (nginx proxies /flower/ to it).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Listen port [default: FLOWER_PORT, 5555].")
+@click.option("--print-command", is_flag=True, help="Print the command line; start nothing.")
+@friendly
+def flower(address: str, port: int | None, print_command: bool) -> None:
+    """Flower for operators under /FLOWER_URL_PREFIX/ (behind nginx's operator gate)."""
+    import os
+    import shlex
+
+    from platequeue.flower import flower_proc
+    from platequeue.settings import get_settings
+
+    proc = flower_proc(get_settings(), address=address, port=port)
+    if print_command:
+        click.echo(shlex.join(proc.argv))
+        return
+    os.execv(proc.argv[0], proc.argv)
+
+
 from platequeue import cli_services as _services  # noqa: E402
 
 _services.register(main)

@@ -34,12 +34,13 @@ def create_app(test_config: dict[str, Any] | None = None,
     oidc.init_app(app, platform)
     app.register_blueprint(account.bp)
 
-    from web import api, auth, health, pages
+    from web import api, auth, flower_auth, health, pages
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(flower_auth.bp)
 
     from web import pages_ops, pages_results, pages_runs, pages_submit  # the UI pages
 

@@ -86,6 +86,14 @@ def test_nginx_locations() -> None:
     assert re.search(r"proxy_pass http://platequeue_web;", locs["/"])
     assert "X-Forwarded-Proto" in locs["/"] and "X-Forwarded-For" in locs["/"]
     assert "deny all;" in locs["~ ^/flower/(metrics|healthcheck)$"]
+    # Flower's first lock: every /flower/ request is authorised by the app's operator gate,
+    # through a body-less GET subrequest (no CSRF trip on Flower's POSTs).
+    assert re.search(r"^\s*auth_request /_auth/flower;", locs["/flower/"], re.M)
+    gate = locs["= /_auth/flower"]
+    assert "internal;" in gate and "proxy_pass http://platequeue_web/auth/flower;" in gate
+    assert "proxy_method GET;" in gate and "proxy_pass_request_body off;" in gate
+    assert "error_page 401 = @flower_signin;" in locs["/flower/"]
+    assert "return 302 /login" in locs["@flower_signin"]
     assert "server web:8080;" in text and "server flower:5555;" in text
     for header in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
                    "Content-Security-Policy"):
