@@ -1,15 +1,19 @@
-"""Periodic maintenance tasks (queue ``maint``), each idempotent."""
+"""Periodic maintenance tasks (queue ``maint``), each idempotent; logic in the kernel."""
 
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
-from sqlalchemy import delete
 
-from platequeue.celery_app import CLEANUP_TASK, SWEEP_TASK
-from platequeue.db import affected, session_scope
-from platequeue.models import ApiToken, utcnow
+from platequeue import maintenance, schedule_fire
+from platequeue.celery_app import (
+    CLEANUP_TASK,
+    KEEPALIVE_TASK,
+    RETENTION_TASK,
+    SCHEDULES_TASK,
+    SWEEP_TASK,
+)
 from platequeue.platform import get_platform
 from platequeue.sweeper import sweep
 
@@ -26,8 +30,24 @@ def sweep_task() -> dict[str, int]:
 
 
 @shared_task(name=CLEANUP_TASK)
-def cleanup_task() -> int:
-    """Remove expired API tokens."""
-    with session_scope(get_platform().audit) as s:
-        n = affected(s.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow())))
-    return int(n or 0)
+def cleanup_task() -> dict[str, int]:
+    """Remove expired API tokens; bound web sessions that have no time-to-live."""
+    return maintenance.cleanup(get_platform())
+
+
+@shared_task(name=SCHEDULES_TASK)
+def schedules_tick() -> dict[str, int]:
+    """Fire the due user schedules (row locks: two beats never double-fire)."""
+    return schedule_fire.tick(get_platform())
+
+
+@shared_task(name=KEEPALIVE_TASK)
+def omero_keepalive_task() -> dict[str, list[int]]:
+    """Keep alive the OMERO sessions of active runs; release the rest."""
+    return maintenance.keepalive_report(get_platform())
+
+
+@shared_task(name=RETENTION_TASK)
+def retention_task() -> dict[str, int]:
+    """Purge results of runs older than RETENTION_DAYS (0: off)."""
+    return maintenance.retention(get_platform())

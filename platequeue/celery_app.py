@@ -11,6 +11,9 @@ FINALIZE_TASK = "platequeue.finalize"
 WRITEBACK_TASK = "platequeue.writeback"
 SWEEP_TASK = "platequeue.sweep"
 CLEANUP_TASK = "platequeue.cleanup"
+SCHEDULES_TASK = "platequeue.schedules_tick"
+KEEPALIVE_TASK = "platequeue.omero_keepalive"
+RETENTION_TASK = "platequeue.retention"
 QUEUES = ("gpu", "cpu", "maint")
 
 
@@ -44,6 +47,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
             WRITEBACK_TASK: {"queue": "maint"},
             SWEEP_TASK: {"queue": "maint"},
             CLEANUP_TASK: {"queue": "maint"},
+            SCHEDULES_TASK: {"queue": "maint"},
+            KEEPALIVE_TASK: {"queue": "maint"},
+            RETENTION_TASK: {"queue": "maint"},
         },
         "worker_hijack_root_logger": False,
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
@@ -51,6 +57,14 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "beat_schedule": {
             "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
             "cleanup": {"task": CLEANUP_TASK, "schedule": 3600.0},
+            # User schedules live in our table; this one entry fires the due ones (a stale
+            # tick is dropped: the next one fires whatever is due, once).
+            "schedules": {"task": SCHEDULES_TASK, "schedule": settings.schedule_tick_interval,
+                          "options": {"expires": settings.schedule_tick_interval}},
+            "omero-keepalive": {"task": KEEPALIVE_TASK,
+                                "schedule": float(settings.omero_keepalive_interval),
+                                "options": {"expires": float(settings.omero_keepalive_interval)}},
+            "retention": {"task": RETENTION_TASK, "schedule": 3600.0},
         },
     }
 

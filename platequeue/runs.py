@@ -19,10 +19,12 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
+from platequeue import incremental as incremental_runs
 from platequeue import quotas
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
+from platequeue.logs import log_context
 from platequeue.models import (
     TERMINAL_RUN,
     AuditEvent,
@@ -60,6 +62,7 @@ class RunView:
     created_at: str
     started_at: str | None
     finished_at: str | None
+    wells_skipped: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,8 +98,13 @@ def choose_queue(platform: Platform, gpu_capable: bool) -> str:
 
 
 def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
-           params: Mapping[str, object] | None = None, actor: str | None = None) -> RunView:
-    """Validate everything, write the run and its well rows, commit, then dispatch."""
+           params: Mapping[str, object] | None = None, actor: str | None = None,
+           incremental: bool = False, schedule_id: int | None = None) -> RunView:
+    """Validate everything, write the run and its well rows, commit, then dispatch.
+
+    ``incremental``: wells whose inputs are unchanged since a successful run are skipped
+    and their measurements copied (:mod:`platequeue.incremental`).
+    """
     user = ensure_user(platform, omename)
     plate = platform.catalog.plate(plate_id)
     if plate is None:
@@ -118,18 +126,35 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
                   pipeline_name=pipe.name, pipeline_version=pipe.version,
                   pipeline_hash=pipe.hash, params=dict(resolved),
                   channels=list(plate.channels), queue=queue,
-                  wells_total=len(wells))
+                  wells_total=len(wells), schedule_id=schedule_id)
         s.add(run)
         s.flush()
         s.add_all(WellTask(run_id=run.id, user_id=user.id, well_id=w.id, row=w.row,
                            column=w.column, label=w.label) for w in wells)
+        s.flush()
+        skipped = incremental_runs.apply(s, platform, run, wells) if incremental else 0
         audit(s, actor or omename, "submit", run.id, plate_id=plate_id, pipeline=pipe.name,
               version=pipe.version, hash=pipe.hash, params=dict(resolved), queue=queue,
-              wells=len(wells))
+              wells=len(wells), skipped=skipped, schedule_id=schedule_id)
         run_id = run.id
+    incremental_runs.after_submit(platform, run_id, skipped, len(wells))
     dispatch(platform)
-    log.info("run %d submitted: plate %d, %d wells, %s", run_id, plate_id, len(wells), queue)
+    with log_context(run_id=run_id, user=omename):
+        log.info("run %d submitted: plate %d, %d wells (%d skipped), %s", run_id, plate_id,
+                 len(wells), skipped, queue)
     return status(platform, run_id)
+
+
+def attach_omero_session(platform: Platform, run_id: int, key: str, *,
+                         opened_by_platform: bool = False) -> None:
+    """Let a run carry an OMERO session key: kept in Redis only (never in the audit store),
+    kept alive by beat while the run is active (:mod:`platequeue.maintenance`)."""
+    from platequeue.omero import keepalive
+
+    with session_scope(platform.audit) as s:
+        _load_run(s, run_id)
+    keepalive.attach(platform.redis, run_id, key, ttl=platform.settings.visibility_timeout,
+                     opened_by_platform=opened_by_platform)
 
 
 def _load_run(s: Session, run_id: int) -> Run:
@@ -147,7 +172,8 @@ def _view(run: Run, n_running: int) -> RunView:
         params=dict(run.params), queue=run.queue, wells_total=run.wells_total,
         wells_done=run.wells_done, wells_failed=run.wells_failed,
         wells_running=n_running, created_at=run.created_at.isoformat(),
-        started_at=_iso(run.started_at), finished_at=_iso(run.finished_at))
+        started_at=_iso(run.started_at), finished_at=_iso(run.finished_at),
+        wells_skipped=run.wells_skipped or 0)
 
 
 def _running_counts(s: Session, run_ids: list[int]) -> dict[int, int]:
