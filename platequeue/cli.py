@@ -76,13 +76,16 @@ def migrate() -> None:
 @click.option("--size", default=256, show_default=True, type=click.IntRange(64, 4096),
               help="Field width and height in pixels.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--full/--minimal", default=True, show_default=True,
+              help="Also every permission level, a 384-well plate with gaps, a float32 plate "
+                   "and OME-TIFF/pyramid/OME-Zarr plates.")
 @friendly
-def demo_data(plates: int, wells: str, fields: int, size: int, seed: int) -> None:
-    """Write a synthetic plate (known nuclei counts) into the OMERO database and repository."""
+def demo_data(plates: int, wells: str, fields: int, size: int, seed: int, full: bool) -> None:
+    """Write synthetic plates (known nuclei counts) into the OMERO database and repository."""
     from platequeue.demo import write_demo
 
     manifest = write_demo(_platform().settings, plates=plates, wells=int(wells),
-                          fields=fields, size=size, seed=seed)
+                          fields=fields, size=size, seed=seed, full=full)
     for p in manifest.plates:
         click.echo(f"plate {p.id} {p.name!r}: {len(p.wells)} wells x {p.fields} fields, "
                    f"{p.total_nuclei} nuclei ({p.backend}, {p.pixels_type})")

@@ -33,13 +33,19 @@ def manifest_path(settings: Settings) -> Path:
 
 
 def write_demo(settings: Settings, *, plates: int = 1, wells: int = 96, fields: int = 2,
-               size: int = 256, seed: int = 0) -> DemoManifest:
-    """Generate the demo OMERO database and repository where the settings point."""
+               size: int = 256, seed: int = 0, full: bool = True) -> DemoManifest:
+    """Generate the demo OMERO database and repository where the settings point.
+
+    With *full* (the default) it also holds every group permission level, a 384-well
+    plate with missing wells and three acquisitions, a float32 plate and the same pixels
+    stored as ROMIO, OME-TIFF, pyramid and OME-Zarr
+    (:func:`platequeue.omero.fixture.build_full`).
+    """
     from platequeue.omero.fixture import build_demo
 
     settings.omero_data_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_demo(settings.omero_db_url, settings.omero_data_dir, plates=plates,
-                          wells=wells, fields=fields, size=size, seed=seed)
+                          wells=wells, fields=fields, size=size, seed=seed, full=full)
     log.info("demo repository written to %s", settings.omero_data_dir)
     return manifest
 
