@@ -117,7 +117,8 @@ def plates(omename: str, as_json: bool) -> None:
 
 def _summary(view: Any) -> dict[str, Any]:
     return {"run_id": view.run_id, "status": view.status, "wells_total": view.wells_total,
-            "wells_done": view.wells_done, "wells_failed": view.wells_failed}
+            "wells_done": view.wells_done, "wells_failed": view.wells_failed,
+            "wells_skipped": view.wells_skipped}
 
 
 def _wait(platform: Any, run_id: int, *, quiet: bool) -> Any:
@@ -144,10 +145,12 @@ def _wait(platform: Any, run_id: int, *, quiet: bool) -> Any:
 @click.option("--pipeline", required=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE")
 @click.option("--wait", is_flag=True, help="Show progress; exit 0 only if the run succeeded.")
+@click.option("--incremental", is_flag=True,
+              help="Skip wells whose images and pipeline are unchanged (results copied).")
 @click.option("--json", "as_json", is_flag=True)
 @friendly
 def submit(omename: str, plate_id: int, pipeline: str, params: tuple[str, ...], wait: bool,
-           as_json: bool) -> None:
+           incremental: bool, as_json: bool) -> None:
     """Queue a run of PIPELINE over a plate as the named OMERO user."""
     from platequeue import runs
     from platequeue.broker import check_broker
@@ -156,12 +159,12 @@ def submit(omename: str, plate_id: int, pipeline: str, params: tuple[str, ...], 
     platform = _platform()
     check_broker(platform.settings)
     view = runs.submit(platform, omename=omename, plate_id=plate_id, pipeline=pipeline,
-                       params=parsed, actor=f"cli:{omename}")
+                       params=parsed, actor=f"cli:{omename}", incremental=incremental)
     if wait:
         view = _wait(platform, view.run_id, quiet=as_json)
     click.echo(json.dumps(_summary(view)) if as_json else
                f"run {view.run_id} {view.status}: {view.wells_done}/{view.wells_total} wells done,"
-               f" {view.wells_failed} failed")
+               f" {view.wells_failed} failed, {view.wells_skipped} skipped (unchanged)")
     if wait and view.status != "succeeded":
         sys.exit(1)
 
@@ -281,9 +284,11 @@ def flower(address: str, port: int | None, print_command: bool) -> None:
     os.execv(proc.argv[0], proc.argv)
 
 
+from platequeue import cli_schedules as _schedules  # noqa: E402
 from platequeue import cli_services as _services  # noqa: E402
 
 _services.register(main)
+_schedules.register(main)
 
 
 if __name__ == "__main__":

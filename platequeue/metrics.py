@@ -147,7 +147,9 @@ class PlatformCollector(Collector):
         r = self.platform.redis
         wells = CounterMetricFamily("platequeue_wells_finished", "Wells ended, by status",
                                     labels=["status"])
-        for status, n in sorted(_str_map(r.hgetall(WELLS)).items()):
+        counts = {st: "0" for st in ("succeeded", "failed", "skipped")}  # series exist at 0
+        counts.update(_str_map(r.hgetall(WELLS)))
+        for status, n in sorted(counts.items()):
             wells.add_metric([status], float(n))
         yield wells
         yield CounterMetricFamily("platequeue_bytes_read", "Pixel bytes read",

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from platequeue import workers_registry
+from platequeue import metrics, workers_registry
 from platequeue.db import dispose_all
 from platequeue.platform import get_platform
 
@@ -47,6 +47,7 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
             _stop.wait(ttl / 3)
 
     threading.Thread(target=beat, name="platequeue-heartbeat", daemon=True).start()
+    metrics.serve_worker(platform, hostname)  # METRICS_PORT > 0 only
     log.info("worker %s ready on queues %s", hostname, info["queues"])
 
 
