@@ -26,7 +26,8 @@ def page_identity() -> Identity:
     """The signed-in user; the browser is sent to sign in otherwise."""
     ident: Identity | None = g.get("identity")
     if ident is None:
-        abort(redirect(url_for("auth.login", next=request.full_path)))
+        here = request.full_path if request.query_string else request.path
+        abort(redirect(url_for("auth.login", next=here)))
     return ident
 
 

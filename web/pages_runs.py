@@ -40,7 +40,8 @@ def progress(view: run_service.RunView) -> dict[str, Any]:
             "eta_seconds": None if terminal else eta_seconds(started, ended, view.wells_total),
             "can_cancel": not terminal,
             "can_rerun": view.status in (RunStatus.PARTIAL.value, RunStatus.FAILED.value),
-            "terminal": terminal}
+            "terminal": terminal, "started_at": view.started_at,
+            "finished_at": view.finished_at}
 
 
 @bp.route("/runs/<int:run_id>")

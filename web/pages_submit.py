@@ -47,6 +47,13 @@ class ParamField:
         return self.key.startswith("channels.")
 
     @property
+    def bounds(self) -> str:
+        parts = [f"{sign} {v:g}" for sign, v in (("≥", self.minimum),
+                                                  (">", self.exclusive_minimum),
+                                                  ("≤", self.maximum)) if v is not None]
+        return ", ".join(parts)
+
+    @property
     def step(self) -> str:
         return self.key.split(".", 1)[0]
 
@@ -176,6 +183,11 @@ def _queue(ident: Identity, pipe: Pipeline, chosen: list[PlateInfo],
     if len(queued) == 1:
         return redirect(url_for("pages_runs.run", run_id=queued[0].run_id), 303)
     return redirect(url_for("pages.runs"), 303)
+
+
+@bp.app_template_filter("param_value")
+def _param_value(value: Any) -> str:
+    return _shown(value)
 
 
 @bp.app_template_filter("human_bytes")

@@ -62,6 +62,8 @@
     if (cancel) cancel.hidden = !p.can_cancel;
     if (rerun) rerun.hidden = !p.can_rerun;
     renderFailed(data.wells);
+    $("started-at").textContent = (p.started_at || "").slice(0, 19);
+    $("finished-at").textContent = (p.finished_at || "").slice(0, 19);
     root.dataset.terminal = String(p.terminal);
     return !p.terminal;
   }
