@@ -28,10 +28,11 @@ def create_app(test_config: dict[str, Any] | None = None,
         app.config.update(test_config)
     app.extensions["platform"] = platform
 
-    from web import account, oidc, sessions  # sign-in, sessions, tokens
+    from web import account, oidc, omero_login, sessions  # sign-in, sessions, tokens
 
     sessions.init_app(app, platform)
     oidc.init_app(app, platform)
+    app.register_blueprint(omero_login.bp)
     app.register_blueprint(account.bp)
 
     from web import api, auth, flower_auth, health, pages
