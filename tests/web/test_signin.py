@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from platequeue.db import session_scope
 from platequeue.models import User
-from tests.web.conftest import SignIn
+from tests.web.conftest import SignIn, SmallStack
 from web.sessions import KEY_PREFIX
 
 
@@ -180,3 +180,13 @@ def test_login_page_offers_oidc_only_when_configured(signin: SignIn) -> None:
     page = signin.client.get("/login").get_data(as_text=True)
     assert 'id="sign-in-oidc"' in page and "/oidc/login" in page
     assert 'id="sign-in-dev"' not in page and 'id="sign-in-omero"' not in page
+
+
+def test_oidc_not_configured(small_stack: SmallStack) -> None:
+    from web import create_app
+
+    client = create_app({"TESTING": True}, platform=small_stack.platform()).test_client()
+    res = client.get("/oidc/login")
+    assert res.status_code == 404 and "not configured" in res.get_json()["error"]
+    assert client.get("/oidc/callback?code=x&state=y").status_code == 404
+    assert 'id="sign-in-oidc"' not in client.get("/login").get_data(as_text=True)
