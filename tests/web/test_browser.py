@@ -1,6 +1,7 @@
 """A real browser (Debian's chromium through Playwright) against the app on a real werkzeug
 server and a real worker: sign in → plates → the demo plate → dry run and queue nuclei-count →
-the live plate map fills green → results heatmap and a well → CSV download → sign out.
+the live plate map fills green → results heatmap and a well → CSV download → sign out → the
+administrator's queue overview and audit log.
 
 Screenshots of every page go to ``test-output/browser/`` (gitignored) for a person to look at.
 """
@@ -136,6 +137,17 @@ def test_browser_submit_watch_results_download(web: Web, served: str) -> None:
             page.goto(served + "/plates")  # signed out: sent to sign in again
             assert "/login" in page.url, page.url
             expect(page.locator("input[name=omename]")).to_be_visible()
+
+            # an administrator sees the queue overview and the audit log
+            page.fill("input[name=omename]", "facility")
+            page.press("input[name=omename]", "Enter")
+            page.click("header.top nav >> text=Queue")
+            expect(page.locator('#queues tr[data-queue="cpu"]')).to_be_visible()
+            expect(page.locator("#workers tbody tr[data-worker]")).to_have_count(1)
+            shot("10-ops-queue")
+            page.click("header.top nav >> text=Audit")
+            expect(page.locator("#audit tbody tr", has_text="submit")).to_have_count(1)
+            shot("11-ops-audit")
             assert not errors, errors
         finally:
             browser.close()
