@@ -8,6 +8,7 @@ every error is ``{"error": "<message>"}``: 401 no or bad credentials, 403 not al
 from __future__ import annotations
 
 import json
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 MAX_ID = 2**63 - 1  # OMERO ids are PostgreSQL bigint
 MAX_RUN_ID = 2**31 - 1  # run ids are PostgreSQL integer
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
+READ_OK_TTL_S = 5.0
+_read_ok: dict[tuple[str, int, int], float] = {}  # (OMERO db, user, plate) -> valid until
 
 
 # Query parameters each endpoint takes; any other is refused (422), so a typo such as
@@ -37,7 +40,7 @@ QUERY_ARGS: dict[str, frozenset[str]] = {
     "api.run_results": frozenset({"format"}),
 }
 PUBLIC = frozenset({"api.openapi"})
-SUBMIT_FIELDS = frozenset({"plate_id", "pipeline", "params", "channels"})
+SUBMIT_FIELDS = frozenset({"plate_id", "pipeline", "params", "channels", "incremental"})
 
 
 @bp.before_request
@@ -77,6 +80,22 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+def _may_read_plate(omero_user_id: int, plate_id: int) -> bool:
+    """OMERO's read rule for the plate; a yes is remembered for ``READ_OK_TTL_S`` seconds
+    per process (status polls repeat it every second), a no is never remembered."""
+    p = platform()
+    key = (p.settings.omero_db_url, omero_user_id, plate_id)
+    now = time.monotonic()
+    if _read_ok.get(key, 0.0) > now:
+        return True
+    if not p.catalog.can_read_plate(omero_user_id, plate_id):
+        return False
+    if len(_read_ok) > 10_000:
+        _read_ok.clear()
+    _read_ok[key] = now + READ_OK_TTL_S
+    return True
+
+
 def _run_for(ident: Identity, run_id: int) -> runs.RunView:
     """The run, if this identity may see it (its own, or operator/admin) and read its plate."""
     if run_id > MAX_RUN_ID:
@@ -84,8 +103,7 @@ def _run_for(ident: Identity, run_id: int) -> runs.RunView:
     view = runs.status(platform(), run_id)
     if view.user != ident.omename and not ident.sees_everything:
         abort(404, f"no run with id {run_id}")
-    if not ident.sees_everything and not platform().catalog.can_read_plate(
-            ident.omero_user_id, view.plate_id):
+    if not ident.sees_everything and not _may_read_plate(ident.omero_user_id, view.plate_id):
         abort(403, f"you may no longer read plate {view.plate_id}")
     return view
 
@@ -137,9 +155,12 @@ def submit() -> Any:
         raise Invalid("plate_id must be a positive integer")
     if not isinstance(pipeline, str) or not pipeline:
         raise Invalid("pipeline must be a pipeline name")
+    if not isinstance(body.get("incremental", False), bool):
+        raise Invalid("incremental must be true or false")
     view = runs.submit(platform(), omename=ident.omename, plate_id=plate_id,
                        pipeline=pipeline, params=_submit_params(body),
-                       actor=f"{ident.via}:{ident.omename}")
+                       actor=f"{ident.via}:{ident.omename}",
+                       incremental=body.get("incremental", False))
     return jsonify(view.to_json()), 201
 
 

@@ -105,3 +105,38 @@ def test_errors_raise_client_error(api: Api, base_url: str) -> None:  # noqa: F8
         client.results(run["run_id"], format="xlsx")  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="http"):
         Client("platequeue.example.org", "t")
+
+
+def test_status_in_one_statement_matches_the_listing(api: Api) -> None:  # noqa: F811
+    """runs.status (one plain-row statement) says what the ORM listing says."""
+    from sqlalchemy import event, select, update
+
+    from platequeue import runs
+    from platequeue.db import session_scope
+    from platequeue.errors import NotFound
+    from platequeue.models import WellTask
+
+    truth = api.stack.manifest.plates[0]  # type: ignore[attr-defined]
+    run_id = runs.submit(api.platform, omename="demo", plate_id=truth.id,
+                         pipeline="nuclei-count").run_id
+    with session_scope(api.platform.audit) as s:
+        ids = s.scalars(select(WellTask.id).where(WellTask.run_id == run_id)
+                        .order_by(WellTask.id).limit(3)).all()
+        s.execute(update(WellTask).where(WellTask.id.in_(ids)).values(status="running"))
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(api.platform.audit, "before_cursor_execute", count)
+    try:
+        view = runs.status(api.platform, run_id)
+    finally:
+        event.remove(api.platform.audit, "before_cursor_execute", count)
+    assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")
+                and "runs" in q]) == 1, statements
+    assert view.wells_running == 3 and view.user == "demo"
+    [listed] = [v for v in runs.list_runs(api.platform) if v.run_id == run_id]
+    assert view == listed
+    with pytest.raises(NotFound, match="no run with id 99999"):
+        runs.status(api.platform, 99999)
