@@ -48,6 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None,
     for page_bp in (pages_submit.bp, pages_runs.bp, pages_results.bp, pages_ops.bp):
         app.register_blueprint(page_bp)
 
+    from web import metrics, schedules  # operations: /metrics, /schedules, /api/schedules
+
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(schedules.bp)
+
     @app.errorhandler(PlatequeueError)
     def domain_error(exc: PlatequeueError) -> Any:
         resp = jsonify(error=str(exc))

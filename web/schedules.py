@@ -1,0 +1,149 @@
+"""Schedules: JSON API (``GET/POST /api/schedules``, ``DELETE /api/schedules/<id>``) and the
+``/schedules`` page (list, create, pause/resume, delete; CSRF on every form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from pipelines import registry
+from platequeue import schedules
+from platequeue.errors import Invalid, PlatequeueError
+from platequeue.models import Role
+from web.auth import Identity, platform, require
+from web.pages import page_identity, render_error
+
+bp = Blueprint("schedules", __name__)
+
+
+def _error(code: int, message: str, retry_after: Any = None) -> Any:
+    """JSON for ``/api/…``, the HTML error page for the page routes."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    if request.path.startswith("/api/"):
+        return jsonify(error=message), code, headers
+    body, status = render_error(code, message)
+    return body, status, headers
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Any:
+    return _error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(PlatequeueError)
+def _domain_error(exc: PlatequeueError) -> Any:
+    return _error(exc.status, str(exc), getattr(exc, "retry_after", None))
+
+
+def _visible(ident: Identity) -> list[schedules.ScheduleView]:
+    who = None if ident.sees_everything else ident.omename
+    return schedules.list_schedules(platform(), omename=who)
+
+
+def _int(value: Any, name: str, *, optional: bool = False) -> int | None:
+    if optional and value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise Invalid(f"{name} must be an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be an integer") from None
+
+
+def _obj(value: Any, name: str) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"{name} must be an object")
+    return value
+
+
+def _create(ident: Identity, body: dict[str, Any]) -> schedules.ScheduleView:
+    for key in ("cron", "target_kind", "pipeline"):
+        if not isinstance(body.get(key), str) or not body[key]:
+            raise Invalid(f"{key} is required")
+    target_id = _int(body.get("target_id"), "target_id")
+    assert target_id is not None
+    return schedules.create(
+        platform(), omename=ident.omename, name=str(body.get("name") or ""),
+        cron=body["cron"], timezone=str(body.get("timezone") or "UTC"),
+        target_kind=body["target_kind"], target_id=target_id, pipeline=body["pipeline"],
+        params=_obj(body.get("params"), "params"), channels=_obj(body.get("channels"), "channels"),
+        group_id=_int(body.get("group_id"), "group_id", optional=True),
+        on_pipeline_version_change=bool(body.get("on_pipeline_version_change")),
+        enabled=bool(body.get("enabled", True)), actor=f"{ident.via}:{ident.omename}")
+
+
+@bp.get("/api/schedules")
+def api_list() -> Any:
+    return jsonify([v.to_json() for v in _visible(require())])
+
+
+@bp.post("/api/schedules")
+def api_create() -> Any:
+    ident = require("submit")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("send a JSON object with cron, target_kind, target_id and pipeline")
+    return jsonify(_create(ident, body).to_json()), 201
+
+
+@bp.delete("/api/schedules/<int:schedule_id>")
+def api_delete(schedule_id: int) -> Any:
+    ident = require("submit")
+    schedules.delete(platform(), schedule_id, omename=ident.omename,
+                     actor=f"{ident.via}:{ident.omename}")
+    return "", 204
+
+
+def _page(ident: Identity, error: str | None = None, status: int = 200) -> Any:
+    return render_template("schedules.html", schedules=_visible(ident), error=error,
+                           pipelines=registry.names(), targets=schedules.TARGETS,
+                           is_admin=ident.role == Role.ADMIN.value), status
+
+
+@bp.get("/schedules")
+def page() -> Any:
+    return _page(page_identity())
+
+
+@bp.post("/schedules")
+def page_create() -> Any:
+    ident = page_identity()
+    form = request.form
+    body: dict[str, Any] = {k: form.get(k, "") for k in (
+        "name", "cron", "timezone", "target_kind", "target_id", "pipeline", "group_id")}
+    body["on_pipeline_version_change"] = form.get("on_pipeline_version_change") == "on"
+    params: dict[str, str] = {}
+    for line in form.get("params", "").splitlines():
+        key, sep, value = line.partition("=")
+        if line.strip() and not sep:
+            return _page(ident, f"parameter line {line!r} is not name=value", 422)
+        if sep:
+            params[key.strip()] = value.strip()
+    body["params"] = params
+    try:
+        _create(ident, body)
+    except PlatequeueError as exc:
+        return _page(ident, str(exc), exc.status)
+    return redirect(url_for("schedules.page"))
+
+
+@bp.post("/schedules/<int:schedule_id>/delete")
+def page_delete(schedule_id: int) -> Any:
+    ident = page_identity()
+    schedules.delete(platform(), schedule_id, omename=ident.omename,
+                     actor=f"{ident.via}:{ident.omename}")
+    return redirect(url_for("schedules.page"))
+
+
+@bp.post("/schedules/<int:schedule_id>/toggle")
+def page_toggle(schedule_id: int) -> Any:
+    ident = page_identity()
+    current = schedules.get(platform(), schedule_id)
+    schedules.set_enabled(platform(), schedule_id, not current.enabled, omename=ident.omename,
+                          actor=f"{ident.via}:{ident.omename}")
+    return redirect(url_for("schedules.page"))
