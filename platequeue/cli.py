@@ -262,6 +262,23 @@ def token_create(omename: str, scope: str, days: int, name: str) -> None:
     click.echo(tokens.create(platform, user.id, name=name, scope=scope, days=days))
 
 
+@main.group()
+def user() -> None:
+    """Platform accounts."""
+
+
+@user.command("role")
+@click.argument("omename")
+@click.argument("role", type=click.Choice(["user", "operator", "admin"]))
+@friendly
+def user_role(omename: str, role: str) -> None:
+    """Give OMENAME the ROLE (effective at once, audited)."""
+    from platequeue.users import set_role
+
+    before = set_role(_platform(), omename, role, actor="cli")
+    click.echo(f"{omename}: {before} -> {role}")
+
+
 @main.command()
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="Listen address (nginx proxies /flower/ to it).")

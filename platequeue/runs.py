@@ -11,7 +11,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -65,7 +65,10 @@ class RunView:
     wells_skipped: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # shallow on purpose (every status poll pays for this): only params is a container
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["params"] = dict(self.params)
+        return out
 
 
 def audit(s: Session, actor: str, action: str, run_id: int | None, **detail: Any) -> None:

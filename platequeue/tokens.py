@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy import delete, select
 
 from platequeue.db import affected, session_scope
 from platequeue.models import ApiToken, User, utcnow
 from platequeue.platform import Platform
+
+log = logging.getLogger(__name__)
 
 PREFIX = "pq_"
 SCOPES = ("read", "submit")
@@ -57,17 +63,61 @@ def create(platform: Platform, user_id: int, *, name: str, scope: str, days: int
     return token
 
 
+# Token lookups are cached per process for a few seconds, and only while the revocation
+# epoch in Redis is unchanged: a revoke anywhere bumps it, so no process honours a revoked
+# token once the revoke has committed. Expiry is checked on every call.
+CACHE_TTL_S = 10.0
+EPOCH_KEY = "platequeue:tokens:epoch"
+_cache: dict[str, tuple[float, bytes | None, User, str, datetime]] = {}
+_cache_lock = threading.Lock()
+
+
+def _epoch(platform: Platform) -> bytes | None:
+    try:
+        value = platform.redis.get(EPOCH_KEY)
+    except redis.RedisError:
+        return b"unavailable"  # never matches a cached epoch: go to the database
+    return value if isinstance(value, bytes) or value is None else str(value).encode()
+
+
+def invalidate(platform: Platform) -> None:
+    """Make every process look tokens up again (after a revoke, or a token or role changed
+    in the database by hand)."""
+    with _cache_lock:
+        _cache.clear()
+    try:
+        platform.redis.incr(EPOCH_KEY)
+    except redis.RedisError:
+        log.warning("could not bump the token revocation epoch in Redis; other processes "
+                    "may honour the revoked token for up to %.0f s", CACHE_TTL_S)
+
+
 def authenticate(platform: Platform, token: str) -> tuple[User, str] | None:
     """The token's user and scope, or None if unknown, revoked or expired."""
-    with session_scope(platform.audit) as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
-        if row is None or row.revoked:
-            return None
-        if _aware(row.expires_at) < utcnow():
-            return None
-        user = row.user
-        s.expunge(user)
-        return user, row.scopes
+    key = digest(token)
+    now = time.monotonic()
+    epoch = _epoch(platform)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now and hit[1] == epoch and epoch != b"unavailable":
+        _, _, user, scope, expires_at = hit
+        return (user, scope) if expires_at > utcnow() else None
+    q = (select(ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked, User.id,
+                User.omename, User.omero_user_id, User.email, User.role, User.created_at)
+         .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == key))
+    with platform.audit.connect() as conn:
+        row = conn.execute(q).one_or_none()
+    if row is None or row.revoked:
+        return None
+    expires_at = _aware(row.expires_at)
+    if expires_at < utcnow():
+        return None
+    user = User(id=row.id, omename=row.omename, omero_user_id=row.omero_user_id,
+                email=row.email, role=row.role, created_at=row.created_at)
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[key] = (now + CACHE_TTL_S, epoch, user, row.scopes, expires_at)
+    return user, row.scopes
 
 
 def list_for(platform: Platform, user_id: int) -> list[TokenInfo]:
@@ -86,7 +136,8 @@ def revoke(platform: Platform, token_id: int, *, user_id: int | None = None) -> 
         if row is None or (user_id is not None and row.user_id != user_id):
             return False
         row.revoked = True
-        return True
+    invalidate(platform)
+    return True
 
 
 def purge_expired(platform: Platform) -> int:

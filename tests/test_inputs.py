@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from platequeue import tokens
 from platequeue.db import session_scope
-from platequeue.models import Run
+from platequeue.models import AuditEvent, Run, User
 from platequeue.runs import ensure_user
 from tests.conftest import Stack
 
@@ -145,3 +145,17 @@ def test_api_errors_and_permissions(stack: Stack) -> None:
     assert client.get("/health").status_code == 200
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.get_json()["checks"]["omero_db"] == "ok"
+
+
+def test_cli_user_role(stack: Stack) -> None:
+    res = stack.cli("user", "role", "nobody", "admin")
+    assert res.returncode != 0 and "no platform user 'nobody'" in res.stderr
+    assert stack.cli("user", "role", "demo", "root").returncode == 2  # not a role
+    platform = stack.platform()
+    ensure_user(platform, "demo")
+    assert stack.cli("user", "role", "demo", "operator", check=True).stdout.strip() == (
+        "demo: user -> operator")
+    with session_scope(platform.audit) as s:
+        assert s.scalar(select(User.role).where(User.omename == "demo")) == "operator"
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "role-change")).one()
+        assert event.detail == {"omename": "demo", "before": "user", "after": "operator"}

@@ -31,6 +31,11 @@ MAX_RUN_ID = 2**31 - 1  # run ids are PostgreSQL integer
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 READ_OK_TTL_S = 5.0
 _read_ok: dict[tuple[str, int, int], float] = {}  # (OMERO db, user, plate) -> valid until
+# Status polls (GET /api/runs/<id>) may be answered from a view at most this old, per
+# process: a run changes at most once per finished well, and pages poll every 2 s. Cancel
+# and rerun in this process drop the entry; everything else reads fresh.
+STATUS_CACHE_S = 1.0
+_status: dict[tuple[str, int], tuple[float, runs.RunView]] = {}
 
 
 # Query parameters each endpoint takes; any other is refused (422), so a typo such as
@@ -96,11 +101,29 @@ def _may_read_plate(omero_user_id: int, plate_id: int) -> bool:
     return True
 
 
-def _run_for(ident: Identity, run_id: int) -> runs.RunView:
-    """The run, if this identity may see it (its own, or operator/admin) and read its plate."""
+def _status_view(run_id: int, *, max_age: float) -> runs.RunView:
+    key = (platform().settings.database_url, run_id)
+    now = time.monotonic()
+    hit = _status.get(key)
+    if max_age > 0 and hit is not None and hit[0] > now:
+        return hit[1]
+    view = runs.status(platform(), run_id)
+    if len(_status) > 10_000:
+        _status.clear()
+    _status[key] = (now + STATUS_CACHE_S, view)
+    return view
+
+
+def _forget_status(run_id: int) -> None:
+    _status.pop((platform().settings.database_url, run_id), None)
+
+
+def _run_for(ident: Identity, run_id: int, *, max_age: float = 0.0) -> runs.RunView:
+    """The run, if this identity may see it (its own, or operator/admin) and read its plate.
+    ``max_age``: a status view up to ``STATUS_CACHE_S`` old will do (status polls)."""
     if run_id > MAX_RUN_ID:
         abort(404, f"no run with id {run_id}")
-    view = runs.status(platform(), run_id)
+    view = _status_view(run_id, max_age=max_age)
     if view.user != ident.omename and not ident.sees_everything:
         abort(404, f"no run with id {run_id}")
     if not ident.sees_everything and not _may_read_plate(ident.omero_user_id, view.plate_id):
@@ -175,7 +198,7 @@ def list_runs() -> Any:
 
 @bp.get("/runs/<int:run_id>")
 def get_run(run_id: int) -> Any:
-    return jsonify(_run_for(require(), run_id).to_json())
+    return jsonify(_run_for(require(), run_id, max_age=STATUS_CACHE_S).to_json())
 
 
 @bp.get("/runs/<int:run_id>/wells")
@@ -215,6 +238,7 @@ def run_results(run_id: int) -> Any:
 def cancel(run_id: int) -> Any:
     ident = require("submit")
     _run_for(ident, run_id)
+    _forget_status(run_id)
     return jsonify(runs.cancel(platform(), run_id, actor=f"{ident.via}:{ident.omename}").to_json())
 
 
@@ -222,6 +246,7 @@ def cancel(run_id: int) -> Any:
 def rerun(run_id: int) -> Any:
     ident = require("submit")
     _run_for(ident, run_id)
+    _forget_status(run_id)
     view = runs.rerun_failed(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
     return jsonify(view.to_json())
 

@@ -12,8 +12,9 @@ from sqlalchemy import func, select, update
 
 from platequeue import tokens
 from platequeue.db import session_scope
-from platequeue.models import ApiToken, Role, User, utcnow
+from platequeue.models import ApiToken, Role, utcnow
 from platequeue.runs import ensure_user
+from platequeue.users import set_role
 from tests.web.conftest import SignIn, SmallStack
 from web.sessions import KEY_PREFIX
 
@@ -73,6 +74,7 @@ def test_expired_token_refused(signin: SignIn) -> None:
     assert api.get("/api/runs", headers=_bearer(token)).status_code == 200
     with session_scope(signin.platform.audit) as db:
         db.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    tokens.invalidate(signin.platform)  # a change by hand in SQL: drop cached lookups
     res = api.get("/api/runs", headers=_bearer(token))
     assert res.status_code == 401 and "expired" in res.get_json()["error"]
     assert "expired" in signin.client.get("/account/tokens").get_data(as_text=True)
@@ -137,13 +139,13 @@ def test_operator_route_refused_to_users_and_roles_read_each_request(signin: Sig
     token = _create(signin, scope="read")
     api = signin.app.test_client()
     assert api.get("/account/users", headers=_bearer(token)).status_code == 403
-    with session_scope(signin.platform.audit) as db:  # promoted: effective at once
-        db.execute(update(User).where(User.omename == "demo").values(role=Role.OPERATOR.value))
+    assert set_role(signin.platform, "demo", Role.OPERATOR.value, actor="test") == "user"
+    # promoted: effective at once
     listed = signin.client.get("/account/users")
     assert listed.status_code == 200 and "demo" in {u["omename"] for u in listed.get_json()}
     assert api.get("/account/users", headers=_bearer(token)).status_code == 200
-    with session_scope(signin.platform.audit) as db:  # demoted: refused at once
-        db.execute(update(User).where(User.omename == "demo").values(role=Role.USER.value))
+    set_role(signin.platform, "demo", Role.USER.value, actor="test")  # demoted: refused at once
+    assert api.get("/account/users", headers=_bearer(token)).status_code == 403
     assert signin.client.get("/account/users").status_code == 403
     assert signin.app.test_client().get("/account/users").status_code == 401
 

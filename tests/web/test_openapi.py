@@ -127,11 +127,18 @@ def _fuzz(op: Any, headers: dict[str, str], doc: dict[str, Any],
                                       path_parameters={"run_id": run_id}))
     strategies = st.one_of(*choices)
 
+    # A cron expression's meaning (field ranges, names) is not expressible in JSON Schema:
+    # a schema-valid but meaningless one is rightly a 422 (tests/beat covers that), so the
+    # "schema-valid data must be accepted" check is off for that one operation.
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    excluded = [positive_data_acceptance] if op.label == "POST /api/schedules" else []
+
     @settings(max_examples=25, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=strategies)
     def run(case: Any) -> None:
-        response = case.call_and_validate(headers=headers)
+        response = case.call_and_validate(headers=headers, excluded_checks=excluded)
         assert response.status_code < 500, (case.method, case.path, response.text)
         _check_json_errors(doc, case, response)
         seen.setdefault(op.label, set()).add(response.status_code)

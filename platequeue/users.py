@@ -1,0 +1,30 @@
+"""Platform accounts: roles (user, operator, admin), changed only here so caches follow."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from platequeue import tokens
+from platequeue.db import session_scope
+from platequeue.errors import Invalid, NotFound
+from platequeue.models import Role, User
+from platequeue.platform import Platform
+from platequeue.runs import audit
+
+ROLES = tuple(r.value for r in Role)
+
+
+def set_role(platform: Platform, omename: str, role: str, *, actor: str) -> str:
+    """Give *omename* the *role*; returns the previous one. Effective at once for browser
+    sessions (read per request) and API tokens (cached lookups are dropped)."""
+    if role not in ROLES:
+        raise Invalid(f"role {role!r} must be one of {', '.join(ROLES)}")
+    with session_scope(platform.audit) as s:
+        user = s.scalar(select(User).where(User.omename == omename))
+        if user is None:
+            raise NotFound(f"no platform user {omename!r} (they appear after their first "
+                           "sign-in or submission)")
+        before, user.role = user.role, role
+        audit(s, actor, "role-change", None, omename=omename, before=before, after=role)
+    tokens.invalidate(platform)
+    return before
