@@ -21,7 +21,7 @@ from platequeue import runs
 from platequeue.db import session_scope
 from platequeue.errors import Invalid
 from platequeue.models import WellTask
-from web.auth import Identity, platform, require
+from web.auth import Identity, attach_omero_session, platform, require
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -54,7 +54,8 @@ def _check_request() -> None:
     endpoint = request.endpoint or ""
     if endpoint not in PUBLIC:
         require()
-    unknown = sorted(set(request.args) - QUERY_ARGS.get(endpoint, frozenset()))
+    # ``bsession`` (an OMERO session key, OMERO.web's convention) is sign-in, on any route
+    unknown = sorted(set(request.args) - QUERY_ARGS.get(endpoint, frozenset()) - {"bsession"})
     if unknown:
         raise Invalid(f"unknown query parameter(s): {', '.join(map(repr, unknown))}")
 
@@ -184,6 +185,7 @@ def submit() -> Any:
                        pipeline=pipeline, params=_submit_params(body),
                        actor=f"{ident.via}:{ident.omename}",
                        incremental=body.get("incremental", False))
+    attach_omero_session(view.run_id)
     return jsonify(view.to_json()), 201
 
 

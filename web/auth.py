@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 
+from platequeue import runs as run_service
 from platequeue import tokens
 from platequeue.db import session_scope
 from platequeue.errors import PlatequeueError
@@ -109,6 +110,16 @@ def current_omero_session_key() -> str | None:
     """The OMERO session key of this request's user, when they came from OMERO."""
     found = g.get("omero_session_key") or (session.get("omero") or {}).get("key")
     return str(found) if found else None
+
+
+def attach_omero_session(run_id: int) -> bool:
+    """Let a run just submitted carry this user's OMERO session (for the write-back and the
+    keep-alive); False when the user did not come from OMERO (OIDC, token, dev sign-in)."""
+    key = current_omero_session_key()
+    if key is None:
+        return False
+    run_service.attach_omero_session(platform(), run_id, key)
+    return True
 
 
 def _omero_user(key_session: websession.OmeroSession) -> User | None:

@@ -19,7 +19,7 @@ from platequeue import estimate as estimates
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
 from platequeue.omero.metadata import PlateInfo
-from web.auth import Identity, platform
+from web.auth import Identity, attach_omero_session, platform
 from web.pages import install_error_pages, page_identity
 
 bp = Blueprint("pages_submit", __name__)
@@ -172,6 +172,7 @@ def _queue(ident: Identity, pipe: Pipeline, chosen: list[PlateInfo],
             queued.append(run_service.submit(platform(), omename=ident.omename, plate_id=p.id,
                                              pipeline=pipe.name, params=values,
                                              actor=f"{ident.via}:{ident.omename}"))
+            attach_omero_session(queued[-1].run_id)
         except PlatequeueError as exc:
             headers = {}
             if getattr(exc, "retry_after", None) is not None:

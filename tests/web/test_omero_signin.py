@@ -160,3 +160,39 @@ def test_omero_password_against_a_server() -> None:
     assert found is not None and found.omename == os.environ["OMERO_TEST_USER"]
     assert len(found.session_key) >= 8
     assert password_session(host, port, os.environ["OMERO_TEST_USER"], "wrong-password") is None
+
+
+def _demo_plate(s: SignIn) -> int:
+    demo = s.platform.catalog.find_user("demo")
+    assert demo is not None
+    return s.platform.catalog.plates_for_user(demo.id)[0].id
+
+
+def test_runs_submitted_from_omero_carry_the_session(signin: SignIn) -> None:
+    """What the write-back and the keep-alive need: a run submitted by a user who came from
+    OMERO carries their OMERO session key (in Redis); one from OIDC carries none."""
+    from platequeue.omero import keepalive
+
+    body = {"plate_id": _demo_plate(signin), "pipeline": "nuclei-count"}
+    key = _omero_session(signin, "demo")
+    signin.client.set_cookie("sessionid", _web_cookie(signin, key))
+    assert _me(signin) == "demo"
+    res = signin.client.post("/api/runs", json=body, headers={"X-CSRF-Token": signin.csrf()})
+    assert res.status_code == 201, res.get_json()
+    carried = keepalive.lookup(signin.redis, res.get_json()["run_id"])
+    assert carried is not None and carried.key == key and not carried.opened_by_platform
+
+    # the one-request header and the bsession parameter work on the API too
+    other = signin.app.test_client()
+    key2 = _omero_session(signin, "demo")
+    res = other.post("/api/runs", json=body, headers={"X-OMERO-Session-Key": key2})
+    assert res.status_code == 201, res.get_json()
+    assert keepalive.lookup(signin.redis, res.get_json()["run_id"]).key == key2  # type: ignore[union-attr]
+    assert other.get("/api/runs", query_string={"bsession": key2}).status_code == 200
+
+    fresh = signin.app.test_client()
+    signin.client = fresh
+    signin.sign_in("demo")  # OIDC: no OMERO session to carry
+    res = fresh.post("/api/runs", json=body, headers={"X-CSRF-Token": signin.csrf()})
+    assert res.status_code == 201, res.get_json()
+    assert keepalive.lookup(signin.redis, res.get_json()["run_id"]) is None
