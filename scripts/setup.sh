@@ -20,4 +20,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+# PLATEQUEUE_EXTRAS: pip extras to install (the test command adds ops = Flower).
+.venv/bin/python -m pip install -q -e ".[${PLATEQUEUE_EXTRAS:-dev}]"

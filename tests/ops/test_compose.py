@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -211,8 +214,16 @@ def test_web_flower_nginx(services: dict[str, dict[str, Any]]) -> None:
     web = command(services["web"])
     assert web[0] == "gunicorn" and web[-1] == "web.wsgi:app"
     flower = command(services["flower"])
-    assert is_celery(flower, "flower")
-    assert option(flower, "--url_prefix") == "flower"
+    assert flower[:2] == ["platequeue", "flower"]
+    assert option(flower, "--port") == "5555"
+    # what that command runs: Flower under /flower/, read-only
+    built = subprocess.run([sys.executable, "-m", "platequeue.cli", *flower[1:],
+                            "--print-command"], capture_output=True, text=True, cwd=ROOT,
+                           env={**os.environ, "PLATEQUEUE_HOME": str(ROOT / "var")},
+                           timeout=60, check=True).stdout.split()
+    assert built[built.index("-A") + 1:built.index("-A") + 3] == ["workers", "flower"]
+    assert "--url_prefix=flower" in built and "--read_only=True" in built
+    assert "--address=0.0.0.0" in built and "--port=5555" in built
     # Auth: Flower reads FLOWER_BASIC_AUTH from the env_file; never on the command line.
     assert not any("basic" in a.lower() and "=" in a and "${" not in a for a in flower)
     assert services["flower"].get("env_file")

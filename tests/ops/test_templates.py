@@ -251,7 +251,8 @@ def test_postgresql_conf_settings_exist(pg_dsn: str) -> None:
 
 
 # --- shell scripts ----------------------------------------------------------------
-SCRIPTS = [TEMPLATES / "backup.sh", TEMPLATES / "restore.sh", ROOT / "update.sh"]
+SCRIPTS = [TEMPLATES / "backup.sh", TEMPLATES / "restore.sh", ROOT / "update.sh",
+           *sorted((ROOT / "scripts").glob("*.sh"))]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
