@@ -50,18 +50,11 @@ RUN --mount=type=bind,source=.,target=/ctx \
     if [ -d /ctx/.whl ]; then find /ctx/.whl -maxdepth 1 -name '*.whl' -exec cp {} /wheels/ \; ; fi; \
     case ",${EXTRAS}," in \
       *,omero,*) \
-        pytag=$(python -c 'import sys; print("cp%d%d" % sys.version_info[:2])'); \
-        if ! ls /wheels/zeroc_ice-"${ICE_VERSION}"-"${pytag}"-*.whl >/dev/null 2>&1; then \
-            apt-get update; \
-            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-                build-essential libssl-dev libbz2-dev; \
-            pip download --no-deps --no-binary :all: -d /tmp/ice "zeroc-ice==${ICE_VERSION}"; \
-            tar -xzf /tmp/ice/zeroc*ice-"${ICE_VERSION}".tar.gz -C /tmp/ice; \
-            cd /tmp/ice/zeroc*ice-"${ICE_VERSION}"; \
-            sed -i 's/#include <eval.h>/#include <Python.h>/' src/Slice.cpp; \
-            sed -i 's/PyThreadState_GET()->frame/PyEval_GetFrame()/' src/Util.cpp; \
-            pip wheel --no-deps --no-build-isolation -w /wheels .; \
-        fi ;; \
+        apt-get update; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            g++ libssl-dev libbz2-dev; \
+        ICE_VERSION="${ICE_VERSION}" PYTHON=python PLATEQUEUE_SKIP_APT=1 \
+            bash /ctx/scripts/build-ice-wheel.sh /wheels ;; \
     esac; \
     ls -l /wheels
 

@@ -49,15 +49,17 @@ def test_extras_install_and_non_root(instructions: list[tuple[str, str]]) -> Non
     assert {"BASE_IMAGE", "EXTRAS", "APP_UID"} <= args
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
     assert re.search(r'pip install [^;]*"\$\{spec\}"', runs) and "[${EXTRAS}]" in runs
-    assert '"flower>=2.0,<3"' in runs  # compose runs `celery -A workers flower`
+    assert '"flower>=2.0,<3"' in runs  # compose runs `platequeue flower`
     users = [rest for word, rest in instructions if word == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
 
 
 def test_zeroc_ice_is_patched_for_python_311(instructions: list[tuple[str, str]]) -> None:
     runs = " ".join(rest for word, rest in instructions if word == "RUN")
-    assert "s/#include <eval.h>/#include <Python.h>/" in runs
-    assert "s/PyThreadState_GET()->frame/PyEval_GetFrame()/" in runs
+    assert "bash /ctx/scripts/build-ice-wheel.sh /wheels" in runs  # the same script as hosts
+    script = (ROOT / "scripts" / "build-ice-wheel.sh").read_text()
+    assert "s/#include <eval.h>/#include <Python.h>/" in script
+    assert "s/PyThreadState_GET()->frame/PyEval_GetFrame()/" in script
 
 
 def test_no_secrets_in_image(instructions: list[tuple[str, str]]) -> None:
