@@ -7,9 +7,11 @@ server, or a SQLite file, and removes it afterwards.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -64,3 +66,19 @@ def temporary_database(kind: str, directory: Path, prefix: str = "pq") -> Iterat
         yield url
     finally:
         drop_database(name)
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """*app* (any WSGI callable) on a real HTTP server on loopback, in a thread; yields its
+    base URL and shuts the server down afterwards."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="wsgi", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from platequeue.testing import served as serve
 from tests.conftest import ROOT
 from tests.web.pages_fixtures import Web, web
 
@@ -31,14 +30,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 @pytest.fixture
 def served(web: Web) -> Iterator[str]:
     """The app on a real HTTP server in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, web.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="werkzeug", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with serve(web.app) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterator
 
 import pyarrow.parquet as pq
 import pytest
-from werkzeug.serving import make_server
 
 from platequeue.client import Client, ClientError
+from platequeue.testing import served as serve
 from tests.web.api_fixtures import Api, api  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def base_url(api: Api) -> Iterator[str]:  # noqa: F811
-    server = make_server("127.0.0.1", 0, api.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with serve(api.app) as url:
+        yield url
 
 
 @pytest.mark.slow
