@@ -104,8 +104,13 @@ class Settings:
 
     @property
     def requeue_after_s(self) -> int:
-        """Seconds after which a dispatched but never-started well is sent again."""
-        return self.requeue_after or self.visibility_timeout
+        """Seconds after which a dispatched but never-started well is sent again.
+
+        A message a killed worker had reserved comes back from Redis only after the
+        visibility timeout (over an hour by default); resending sooner is safe because a
+        well claims its row once, so a late duplicate does nothing. Default: 10 minutes.
+        """
+        return self.requeue_after or min(600, self.visibility_timeout)
 
     @property
     def redis_socket(self) -> Path:
