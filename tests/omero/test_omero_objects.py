@@ -207,3 +207,13 @@ def test_write_back_builds_before_connecting() -> None:
     with pytest.raises(ValueError, match="mask bytes"):
         write_back("localhost", 1, "k", 1, ROWS, name="n",
                    well_masks={101: [MaskSpec(1, 0, 0, 4, 4, b"\x00")]})
+
+
+def test_can_read_plate_via_session_unreachable_is_not_a_no() -> None:
+    from platequeue.omero.confirm import can_read_plate_via_session
+
+    port = _closed_port()
+    t0 = time.monotonic()
+    with pytest.raises(calls.OmeroUnreachable):
+        can_read_plate_via_session("localhost", port, "k", 1)
+    assert time.monotonic() - t0 < 10
