@@ -25,7 +25,8 @@ def _role(*allowed: Role) -> Identity:
 @bp.route("/queue")
 def queue() -> Any:
     _role(Role.OPERATOR, Role.ADMIN)
-    return render_template("queue.html", view=overview.queue_overview(platform()))
+    return render_template("queue.html", view=overview.queue_overview(platform()),
+                           flower_url=f"/{platform().settings.flower_url_prefix}/")
 
 
 @bp.route("/audit")

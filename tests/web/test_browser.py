@@ -1,5 +1,6 @@
 """A real browser (Debian's chromium through Playwright) against the app on a real werkzeug
-server and a real worker: sign in → plates → the demo plate → dry run and queue nuclei-count →
+server, a real worker and a real OIDC provider on loopback (authlib's server side): sign in at
+the provider → plates → the demo plate → dry run and queue nuclei-count →
 the live plate map fills green → results heatmap and a well → CSV download → sign out → the
 administrator's queue overview and audit log.
 
@@ -12,11 +13,13 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from platequeue.testing import served as serve
 from tests.conftest import ROOT
+from tests.web.oidc_provider import OidcProvider
 from tests.web.pages_fixtures import Web, web
 
 __all__ = ["web"]
@@ -28,14 +31,35 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 @pytest.fixture
-def served(web: Web) -> Iterator[str]:
-    """The app on a real HTTP server in a thread; yields its base URL."""
-    with serve(web.app) as url:
+def served(web: Web, oidc_provider: OidcProvider) -> Iterator[str]:
+    """The app, configured for *oidc_provider* and with the development sign-in off, on a
+    real HTTP server in a thread; yields its base URL."""
+    from web import create_app
+
+    holder: dict[str, Any] = {}
+    with serve(lambda environ, start: holder["app"](environ, start)) as url:
+        client = oidc_provider.add_client("platequeue-e2e", f"{url}/oidc/callback")
+        web.stack.env.update({"APP_ENV": "test", **oidc_provider.env(client)})
+        holder["app"] = create_app(platform=web.stack.platform())
         yield url
 
 
+def _sign_in(page: Any, served: str, provider: OidcProvider, username: str) -> None:
+    """Through the provider's own form, as a person would."""
+    from playwright.sync_api import expect
+
+    page.goto(served + "/login")
+    page.click("text=Sign in with your university account")
+    page.wait_for_url(provider.url + "/authorize*")
+    page.fill("input[name=username]", username)
+    page.click("button[type=submit]")
+    page.wait_for_url(served + "/**")
+    expect(page.locator("header.top")).to_contain_text(username)
+
+
 @pytest.mark.slow
-def test_browser_submit_watch_results_download(web: Web, served: str) -> None:
+def test_browser_submit_watch_results_download(web: Web, served: str,
+                                               oidc_provider: OidcProvider) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import expect, sync_playwright
@@ -58,13 +82,11 @@ def test_browser_submit_watch_results_download(web: Web, served: str) -> None:
             def shot(name: str) -> None:
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
-            # sign in (development sign-in)
+            # sign in at the university's OIDC provider (the development form is off)
             page.goto(served + "/login")
+            expect(page.locator("input[name=omename]")).to_have_count(0)
             shot("01-login")
-            page.fill("input[name=omename]", "demo")
-            page.press("input[name=omename]", "Enter")
-            page.wait_for_url("**/runs")
-            expect(page.locator("header.top")).to_contain_text("demo")
+            _sign_in(page, served, oidc_provider, "demo")
 
             # plates, grouped by screen; the search box filters as you type
             page.click("header.top nav >> text=Plates")
@@ -123,19 +145,19 @@ def test_browser_submit_watch_results_download(web: Web, served: str) -> None:
             for row in rows:
                 assert float(row["count"]) == truth.count(row["well"], int(row["field"])), row
 
-            # sign out
+            # sign out: the session ends here and at the provider
             page.click("header.top button:has-text('Sign out')")
-            page.wait_for_url("**/login*")
-            shot("09-signed-out")
+            page.wait_for_url(oidc_provider.url + "/logout")
+            assert oidc_provider.logouts == 1
             page.goto(served + "/plates")  # signed out: sent to sign in again
             assert "/login" in page.url, page.url
-            expect(page.locator("input[name=omename]")).to_be_visible()
+            shot("09-signed-out")
 
             # an administrator sees the queue overview and the audit log
-            page.fill("input[name=omename]", "facility")
-            page.press("input[name=omename]", "Enter")
+            _sign_in(page, served, oidc_provider, "facility")
             page.click("header.top nav >> text=Queue")
             expect(page.locator('#queues tr[data-queue="cpu"]')).to_be_visible()
+            expect(page.locator("#flower-link a")).to_have_attribute("href", "/flower/")
             expect(page.locator("#workers tbody tr[data-worker]")).to_have_count(1)
             shot("10-ops-queue")
             page.click("header.top nav >> text=Audit")
