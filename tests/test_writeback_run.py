@@ -93,14 +93,18 @@ def test_writeback_outcomes(stack: Stack) -> None:
     assert "SecurityViolation" in failed.detail["reason"]
 
 
-def test_worker_reports_missing_omero_py(stack: Stack) -> None:
-    """With OMERO_HOST set, a real worker's write-back task finds no omero-py here and
-    says so in the audit log instead of failing silently."""
+def test_worker_writeback_failure_is_audited(stack: Stack) -> None:
+    """With OMERO_HOST set, a real worker's write-back task either finds no omero-py (and
+    says so) or, with omero-py, really tries the server — here a closed port — and audits
+    why it could not write, instead of failing silently."""
+    import socket
+
     from platequeue.omero.writeback import omero_available
 
-    if omero_available():
-        pytest.skip("omero-py is installed: the real write-back would be attempted")
-    stack.env["OMERO_HOST"] = "omero.invalid"
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stack.env.update({"OMERO_HOST": "127.0.0.1", "OMERO_PORT": str(port)})
     platform = stack.platform()
     plate = stack.manifest.plates[0]  # type: ignore[attr-defined]
     stack.start_worker()
@@ -109,4 +113,9 @@ def test_worker_reports_missing_omero_py(stack: Stack) -> None:
     wait_for(lambda: bool(_events(platform, view.run_id)), 180, "the worker's write-back")
     (event,) = _events(platform, view.run_id)
     assert event.action == "writeback-failed"
-    assert "omero-py is not installed" in event.detail["reason"]
+    reason = event.detail["reason"]
+    if omero_available():
+        assert f"cannot reach OMERO at 127.0.0.1:{port}" in reason, reason
+        assert "b3a1c0de" not in reason  # the session key never lands in the audit log
+    else:
+        assert "omero-py is not installed" in reason, reason
