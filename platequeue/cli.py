@@ -227,16 +227,25 @@ def results(run_id: int, fmt: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def pipelines_cmd(as_json: bool) -> None:
     """Built-in pipelines and their parameters."""
-    from pipelines import registry
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from pipelines import registry
+    from platequeue import pipeline_admin
+
+    try:
+        off = pipeline_admin.disabled(_platform())
+    except SQLAlchemyError:  # no audit store yet (before `platequeue migrate`): none disabled
+        off = set()
     listing: list[dict[str, Any]] = [
         {"name": p.name, "version": p.version, "hash": p.hash, "gpu": p.gpu,
-         "parameters": p.parameters()} for p in map(registry.get, registry.names())]
+         "enabled": p.name not in off, "parameters": p.parameters()}
+        for p in map(registry.get, registry.names())]
     if as_json:
         click.echo(json.dumps(listing, indent=2))
         return
     for p in listing:
-        click.echo(f"{p['name']} {p['version']} ({p['hash'][:12]}){' gpu' if p['gpu'] else ''}")
+        click.echo(f"{p['name']} {p['version']} ({p['hash'][:12]}){' gpu' if p['gpu'] else ''}"
+                   f"{'' if p['enabled'] else ' DISABLED'}")
         for name, decl in p["parameters"].items():
             click.echo(f"    {name} = {decl.get('default')!r}  {decl.get('description', '')}")
 

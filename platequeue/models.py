@@ -220,3 +220,13 @@ class Schedule(Base):
     last_run_id: Mapped[int | None] = mapped_column(Integer)  # no FK: retention keeps it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     user: Mapped[User] = relationship()
+
+
+class PipelineSetting(Base):
+    """An administrator's switch for a pipeline in the registry; no row means enabled."""
+
+    __tablename__ = "pipeline_settings"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(255))

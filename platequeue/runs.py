@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
 from platequeue import incremental as incremental_runs
-from platequeue import quotas
+from platequeue import pipeline_admin, quotas
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
@@ -119,6 +119,7 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
         resolved = pipe.resolve_params(dict(params or {}))
     except ValueError as exc:
         raise Invalid(str(exc)) from None
+    pipeline_admin.check_enabled(platform, pipe.name)
     wells = platform.catalog.wells(plate_id)
     if not wells:
         raise Invalid(f"plate {plate_id} has no wells with images")

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 
 from pipelines import registry
-from platequeue import runs
+from platequeue import pipeline_admin, runs
 from platequeue.db import session_scope
 from platequeue.errors import Invalid
 from platequeue.models import WellTask
@@ -265,6 +265,7 @@ def plates() -> Any:
 @bp.get("/pipelines")
 def pipelines() -> Any:
     require()
+    off = pipeline_admin.disabled(platform())
     return jsonify([{"name": p.name, "version": p.version, "hash": p.hash, "gpu": p.gpu,
-                     "parameters": p.parameters()}
+                     "enabled": p.name not in off, "parameters": p.parameters()}
                     for p in map(registry.get, registry.names())])

@@ -1,12 +1,13 @@
-"""Operator pages: the queue overview (operators and admins) and the audit log (admins)."""
+"""Operator pages: the queue overview (operators and admins); the audit log and pipeline
+management (admins)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from platequeue import overview
+from platequeue import overview, pipeline_admin
 from platequeue.models import Role
 from web.auth import Identity, platform
 from web.pages import install_error_pages, page_identity
@@ -38,3 +39,17 @@ def audit() -> Any:
                                 per_page=50, action=action)
     return render_template("audit.html", audit=found, action=action,
                            actions=overview.audit_actions(platform()))
+
+
+@bp.route("/pipelines", methods=["GET", "POST"])
+def pipelines() -> Any:
+    """Enable or disable pipelines for submission (CSRF-checked POST, audited)."""
+    ident = _role(Role.ADMIN)
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        enabled = request.form.get("enabled") == "true"
+        if pipeline_admin.set_enabled(platform(), name, enabled,
+                                      actor=f"{ident.via}:{ident.omename}"):
+            flash(f"{name} {'enabled' if enabled else 'disabled'}")
+        return redirect(url_for("pages_ops.pipelines"), code=303)
+    return render_template("pipelines_admin.html", pipelines=pipeline_admin.states(platform()))

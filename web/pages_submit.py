@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from pipelines import registry
 from pipelines.engine import Pipeline
 from platequeue import estimate as estimates
+from platequeue import pipeline_admin
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
 from platequeue.omero.metadata import PlateInfo
@@ -117,7 +118,8 @@ def _form_state(ident: Identity) -> dict[str, Any]:
     form = request.form if request.method == "POST" else request.args
     readable = platform().catalog.plates_for_user(ident.omero_user_id)
     chosen_ids = {int(v) for v in form.getlist("plate") if v.isdigit()}
-    names = registry.names()
+    off = pipeline_admin.disabled(platform())
+    names = [n for n in registry.names() if n not in off] or registry.names()
     pipeline = form.get("pipeline") or ("nuclei-count" if "nuclei-count" in names else names[0])
     return {"readable": readable, "chosen_ids": chosen_ids, "pipeline": pipeline,
             "pipelines": [registry.get(n) for n in names]}
