@@ -83,14 +83,7 @@ class Platform:
         than converting the view afterwards). OME-Zarr, pyramid and original files
         (OME-TIFF) always come back native-endian.
         """
-        from platequeue.omero.readers import Source
-        from platequeue.omero.repo import read_field_native
-
-        reader = self.reader
-        kind, _ = reader.source(pixels)
-        if kind is Source.ROMIO and native:
-            return read_field_native(self.settings.omero_data_dir, pixels)
-        return reader.open_field(pixels)
+        return self.reader.open_field(pixels, native=native)
 
     def send(self, name: str, args: list[Any], queue: str, task_id: str | None = None) -> str:
         """Publish one JSON task message; returns its task id."""

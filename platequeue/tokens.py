@@ -64,27 +64,39 @@ def create(platform: Platform, user_id: int, *, name: str, scope: str, days: int
 
 
 # Token lookups are cached per process for a few seconds, and only while the revocation
-# epoch in Redis is unchanged: a revoke anywhere bumps it, so no process honours a revoked
-# token once the revoke has committed. Expiry is checked on every call.
+# epoch in Redis is unchanged: a revoke anywhere bumps it, and every process reads the
+# epoch at least once a second, so a revoked token stops working everywhere within a
+# second of the revoke. Expiry is checked on every call.
 CACHE_TTL_S = 10.0
 EPOCH_KEY = "platequeue:tokens:epoch"
 _cache: dict[str, tuple[float, bytes | None, User, str, datetime]] = {}
 _cache_lock = threading.Lock()
 
 
+EPOCH_READ_S = 1.0  # a revoke in another process is honoured within this (and the commit)
+_epoch_seen: dict[str, tuple[float, bytes | None]] = {}  # Redis URL -> (until, epoch)
+
+
 def _epoch(platform: Platform) -> bytes | None:
+    now = time.monotonic()
+    seen = _epoch_seen.get(platform.settings.redis_url)
+    if seen is not None and seen[0] > now:
+        return seen[1]
     try:
         value = platform.redis.get(EPOCH_KEY)
     except redis.RedisError:
         return b"unavailable"  # never matches a cached epoch: go to the database
-    return value if isinstance(value, bytes) or value is None else str(value).encode()
+    epoch = value if isinstance(value, bytes) or value is None else str(value).encode()
+    _epoch_seen[platform.settings.redis_url] = (now + EPOCH_READ_S, epoch)
+    return epoch
 
 
 def invalidate(platform: Platform) -> None:
     """Make every process look tokens up again (after a revoke, or a token or role changed
-    in the database by hand)."""
+    in the database by hand): this one at once, the others within ``EPOCH_READ_S``."""
     with _cache_lock:
         _cache.clear()
+        _epoch_seen.clear()
     try:
         platform.redis.incr(EPOCH_KEY)
     except redis.RedisError:

@@ -89,10 +89,18 @@ class RepositoryReader:
                 return Source.ORIGINAL, path
         raise repo.PixelsFileError(f"image {info.image_id}: no pixels found under {self.root}")
 
-    def open_field(self, info: PixelsInfo, *, t: int = 0) -> np.ndarray:
-        """All channels and z-planes of timepoint *t*, shape ``(C, Z, Y, X)``."""
+    def open_field(self, info: PixelsInfo, *, t: int = 0, native: bool = False,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        """All channels and z-planes of timepoint *t*, shape ``(C, Z, Y, X)``.
+
+        For ROMIO, ``native=False`` gives the zero-copy big-endian view of the memory map
+        and ``native=True`` one ``readinto`` into a native-endian array (*out* if given);
+        the other sources always return native-endian arrays.
+        """
         kind, path = self.source(info)
         if kind is Source.ROMIO:
+            if native:
+                return repo.read_field_native(self.root, info, t=t, out=out)
             return repo.read_field(self.root, info, t=t)
         repo.check_index(info, t=t)
         if kind is Source.NGFF:
