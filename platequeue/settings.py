@@ -96,6 +96,8 @@ class Settings:
     metrics_port: int = 0
     omero_keepalive_interval: int = 300
     schedule_tick_interval: float = 60.0  # beat's schedules entry; tests shorten it
+    # Custom steps (dill-serialised step functions of developer-role users): off by default.
+    custom_steps: bool = False
 
     @property
     def visibility_timeout(self) -> int:
@@ -256,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_int(env, "METRICS_PORT", 0, minimum=0),
         omero_keepalive_interval=_int(env, "OMERO_KEEPALIVE_INTERVAL", 300, minimum=10),
         schedule_tick_interval=_float(env, "SCHEDULE_TICK_INTERVAL", 60.0),
+        custom_steps=_bool(env, "CUSTOM_STEPS", False),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")
