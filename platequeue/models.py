@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -70,6 +71,7 @@ class Role(enum.StrEnum):
     USER = "user"
     OPERATOR = "operator"
     ADMIN = "admin"
+    DEVELOPER = "developer"  # user rights plus custom steps (platequeue.custom_steps)
 
 
 class User(Base):
@@ -109,6 +111,8 @@ class Run(Base):
     # Operations (migration 0003): the schedule that fired it (no FK: runs outlive schedules),
     # wells skipped by incremental reprocessing (included in wells_done), retention purge.
     schedule_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Custom steps (migration 0005): the developer's signed step artifact run on each field.
+    custom_step_id: Mapped[int | None] = mapped_column(ForeignKey("step_artifacts.id"))
     wells_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     purged_at: Mapped[datetime | None] = mapped_column()
     user: Mapped[User] = relationship()
@@ -230,3 +234,17 @@ class PipelineSetting(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(255))
+
+
+class StepArtifact(Base):
+    """A developer's dill-serialised step function: hashed, and signed with ``SECRET_KEY``
+    over (sha256, owner id) so a worker runs only bytes the platform itself stored."""
+
+    __tablename__ = "step_artifacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -41,7 +41,9 @@ from web.sessions import rotate
 
 bp = Blueprint("auth", __name__)
 
-ROLE_RANK = {Role.USER.value: 0, Role.OPERATOR.value: 1, Role.ADMIN.value: 2}
+# developer: user rights plus custom steps, an orthogonal trust flag (not above operator)
+ROLE_RANK = {Role.USER.value: 0, Role.DEVELOPER.value: 0, Role.OPERATOR.value: 1,
+             Role.ADMIN.value: 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 F = TypeVar("F", bound=Callable[..., Any])
 
