@@ -19,8 +19,8 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
+from platequeue import custom_steps, pipeline_admin, quotas
 from platequeue import incremental as incremental_runs
-from platequeue import pipeline_admin, quotas
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
@@ -102,11 +102,14 @@ def choose_queue(platform: Platform, gpu_capable: bool) -> str:
 
 def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
            params: Mapping[str, object] | None = None, actor: str | None = None,
-           incremental: bool = False, schedule_id: int | None = None) -> RunView:
+           incremental: bool = False, schedule_id: int | None = None,
+           custom_step: int | None = None) -> RunView:
     """Validate everything, write the run and its well rows, commit, then dispatch.
 
     ``incremental``: wells whose inputs are unchanged since a successful run are skipped
     and their measurements copied (:mod:`platequeue.incremental`).
+    ``custom_step``: a developer's own step artifact, run on every field after the
+    pipeline (:mod:`platequeue.custom_steps`); the run goes to the ``custom`` queue.
     """
     user = ensure_user(platform, omename)
     plate = platform.catalog.plate(plate_id)
@@ -123,14 +126,20 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     wells = platform.catalog.wells(plate_id)
     if not wells:
         raise Invalid(f"plate {plate_id} has no wells with images")
+    step_name = None
+    if custom_step is not None:
+        step_name = custom_steps.check_usable(platform, user, custom_step)
+        if incremental:
+            raise Invalid("incremental runs cannot take a custom step")
     quotas.check_submit(platform, user, actor=actor or omename)
-    queue = choose_queue(platform, pipe.gpu)
+    queue = custom_steps.QUEUE if custom_step is not None else choose_queue(platform, pipe.gpu)
     with session_scope(platform.audit) as s:
         run = Run(user_id=user.id, plate_id=plate_id, plate_name=plate.name,
                   pipeline_name=pipe.name, pipeline_version=pipe.version,
                   pipeline_hash=pipe.hash, params=dict(resolved),
                   channels=list(plate.channels), queue=queue,
-                  wells_total=len(wells), schedule_id=schedule_id)
+                  wells_total=len(wells), schedule_id=schedule_id,
+                  custom_step_id=custom_step)
         s.add(run)
         s.flush()
         s.add_all(WellTask(run_id=run.id, user_id=user.id, well_id=w.id, row=w.row,
@@ -139,7 +148,9 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
         skipped = incremental_runs.apply(s, platform, run, wells) if incremental else 0
         audit(s, actor or omename, "submit", run.id, plate_id=plate_id, pipeline=pipe.name,
               version=pipe.version, hash=pipe.hash, params=dict(resolved), queue=queue,
-              wells=len(wells), skipped=skipped, schedule_id=schedule_id)
+              wells=len(wells), skipped=skipped, schedule_id=schedule_id,
+              **({"custom_step": custom_step, "custom_step_name": step_name}
+                 if custom_step is not None else {}))
         run_id = run.id
     incremental_runs.after_submit(platform, run_id, skipped, len(wells))
     dispatch(platform)

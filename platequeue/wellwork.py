@@ -19,6 +19,7 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from pipelines import backend, registry
+from platequeue import custom_steps
 from platequeue.celery_app import WRITEBACK_TASK
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch, refill_due
@@ -53,6 +54,7 @@ class Claim:
     params: dict[str, Any]
     channels: list[str]
     user_id: int
+    custom_step: int | None = None
 
 
 @dataclass
@@ -123,7 +125,8 @@ class WellCommand:
                 run.started_at = utcnow()
             return Claim(run_id=run.id, attempts=int(got[1]), well_id=int(well_id),
                          pipeline=run.pipeline_name, params=dict(run.params),
-                         channels=list(run.channels or []), user_id=run.user_id)
+                         channels=list(run.channels or []), user_id=run.user_id,
+                         custom_step=run.custom_step_id)
 
     def _take_over_orphan(self, s: Session, values: dict[str, Any],
                           run_live: Any) -> Any:
@@ -150,6 +153,9 @@ class WellCommand:
         pixels = catalog.pixels_many([ref.image_id for ref in well.fields])
         input_fp = fingerprint(self.platform.settings.omero_data_dir,
                                (ref.pixels_id for ref in well.fields), pipe.hash, claim.params)
+        # verified (hash, signature) before any field is read; refused -> the well fails
+        custom = (None if claim.custom_step is None
+                  else custom_steps.load_verified(self.platform, claim.custom_step))
         rows: list[dict[str, Any]] = []
         read_s = compute_s = 0.0
         nbytes = 0
@@ -163,6 +169,8 @@ class WellCommand:
             nbytes += int(host.nbytes)
             t1 = time.perf_counter()
             features = pipe.run_field(field, channels=claim.channels, params=claim.params)
+            if custom is not None:
+                features.update(custom_steps.features(custom[0], custom[1](field)))
             t2 = time.perf_counter()
             read_s += t1 - t0
             compute_s += t2 - t1
