@@ -14,7 +14,8 @@ CLEANUP_TASK = "platequeue.cleanup"
 SCHEDULES_TASK = "platequeue.schedules_tick"
 KEEPALIVE_TASK = "platequeue.omero_keepalive"
 RETENTION_TASK = "platequeue.retention"
-QUEUES = ("gpu", "cpu", "maint")
+CUSTOM_QUEUE = "custom"  # runs with a developer's custom step; only `-Q custom` workers
+QUEUES = ("gpu", "cpu", "maint", CUSTOM_QUEUE)
 
 
 def celery_config(settings: Settings) -> dict[str, object]:

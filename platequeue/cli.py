@@ -278,10 +278,11 @@ def user() -> None:
 
 @user.command("role")
 @click.argument("omename")
-@click.argument("role", type=click.Choice(["user", "operator", "admin"]))
+@click.argument("role", type=click.Choice(["user", "developer", "operator", "admin"]))
 @friendly
 def user_role(omename: str, role: str) -> None:
-    """Give OMENAME the ROLE (effective at once, audited)."""
+    """Give OMENAME the ROLE (effective at once, audited). developer: user rights plus
+    custom steps (CUSTOM_STEPS=true); operators and admins are not developers."""
     from platequeue.users import set_role
 
     before = set_role(_platform(), omename, role, actor="cli")

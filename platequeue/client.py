@@ -12,8 +12,9 @@ Every refusal raises :class:`ClientError` with the HTTP status and the server's 
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, overload
 
 import requests
@@ -88,10 +89,13 @@ class Client:
 
     def submit(self, plate_ids: int | Iterable[int], pipeline: str, *,
                params: Mapping[str, Any] | None = None,
-               channels: Mapping[str, str | int] | None = None) -> list[dict[str, Any]]:
+               channels: Mapping[str, str | int] | None = None,
+               custom_step: int | None = None) -> list[dict[str, Any]]:
         """Queue ``pipeline`` over every well of each plate; one run per plate, in order.
 
         ``channels`` maps a pipeline's channel role (``nuclei``) to a channel name or index.
+        ``custom_step``: an id from :meth:`upload_step`, run on every field after the
+        pipeline (developer role; the deployment must enable custom steps).
         Plates are submitted one by one: a refusal raises after the earlier plates queued.
         """
         ids = [plate_ids] if isinstance(plate_ids, int) else list(plate_ids)
@@ -99,7 +103,26 @@ class Client:
             raise ValueError("plate_ids is empty")
         body: dict[str, Any] = {"pipeline": pipeline, "params": dict(params or {}),
                                 "channels": dict(channels or {})}
+        if custom_step is not None:
+            body["custom_step"] = int(custom_step)
         return [self._json("POST", "/runs", json={**body, "plate_id": pid}) for pid in ids]
+
+    def upload_step(self, name: str, func: Callable[..., Any]) -> int:
+        """Ship your own step function; returns its artifact id for ``submit(custom_step=)``.
+
+        ``func(field)`` receives one field, shape (C, Z, Y, X), on the worker's backend
+        (NumPy or CuPy) and returns a number (stored as ``custom.<name>``) or a dict of
+        feature name to number (``custom.<name>.<feature>``). It is serialised with
+        ``dill.dumps(func, recurse=True)``: imports it needs must happen inside it. Needs the
+        developer role and a deployment with ``CUSTOM_STEPS=true``.
+        """
+        import dill
+
+        if not callable(func):
+            raise TypeError(f"func must be callable, got {type(func).__name__}")
+        payload = base64.b64encode(dill.dumps(func, recurse=True)).decode("ascii")
+        found = self._json("POST", "/steps", json={"name": name, "payload": payload})
+        return int(found["artifact_id"])
 
     def run(self, run_id: int) -> dict[str, Any]:
         """A run's state and well counts."""

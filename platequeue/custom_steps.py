@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from platequeue.celery_app import CUSTOM_QUEUE
 from platequeue.db import session_scope
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
 from platequeue.models import AuditEvent, Role, StepArtifact, User
@@ -33,7 +34,7 @@ from platequeue.platform import Platform
 
 log = logging.getLogger(__name__)
 
-QUEUE = "custom"
+QUEUE = CUSTOM_QUEUE
 MAX_BYTES = 5 * 1024 * 1024
 PREFIX = "custom."
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")

@@ -7,6 +7,8 @@ every error is ``{"error": "<message>"}``: 401 no or bad credentials, 403 not al
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from functools import cache
@@ -17,10 +19,10 @@ from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 
 from pipelines import registry
-from platequeue import pipeline_admin, runs
+from platequeue import custom_steps, pipeline_admin, runs
 from platequeue.db import session_scope
 from platequeue.errors import Invalid
-from platequeue.models import WellTask
+from platequeue.models import User, WellTask
 from web.auth import Identity, attach_omero_session, platform, require
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -45,7 +47,8 @@ QUERY_ARGS: dict[str, frozenset[str]] = {
     "api.run_results": frozenset({"format"}),
 }
 PUBLIC = frozenset({"api.openapi"})
-SUBMIT_FIELDS = frozenset({"plate_id", "pipeline", "params", "channels", "incremental"})
+SUBMIT_FIELDS = frozenset({"plate_id", "pipeline", "params", "channels", "incremental",
+                           "custom_step"})
 
 
 @bp.before_request
@@ -181,12 +184,43 @@ def submit() -> Any:
         raise Invalid("pipeline must be a pipeline name")
     if not isinstance(body.get("incremental", False), bool):
         raise Invalid("incremental must be true or false")
+    custom_step = body.get("custom_step")
+    if custom_step is not None and (not isinstance(custom_step, int)
+                                    or isinstance(custom_step, bool)
+                                    or not 1 <= custom_step <= MAX_RUN_ID):
+        raise Invalid("custom_step must be a custom step artifact id")
     view = runs.submit(platform(), omename=ident.omename, plate_id=plate_id,
                        pipeline=pipeline, params=_submit_params(body),
                        actor=f"{ident.via}:{ident.omename}",
-                       incremental=body.get("incremental", False))
+                       incremental=body.get("incremental", False), custom_step=custom_step)
     attach_omero_session(view.run_id)
     return jsonify(view.to_json()), 201
+
+
+@bp.post("/steps")
+def upload_step() -> Any:
+    """A developer's dill-serialised step, stored hashed and signed (never unpickled here)."""
+    ident = require("submit")
+    if not platform().settings.custom_steps:
+        abort(404, custom_steps.OFF)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != {"name", "payload"}:
+        raise Invalid("send a JSON object with exactly name and payload (base64)")
+    name, payload = body["name"], body["payload"]
+    if not isinstance(name, str) or not isinstance(payload, str):
+        raise Invalid("name and payload must be strings")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid("payload must be base64") from None
+    with session_scope(platform().audit) as s:
+        user = s.get(User, ident.user_id)
+        if user is None:
+            abort(401, "sign in or send an API token")
+        s.expunge(user)
+    art = custom_steps.store(platform(), user, name, data)
+    return jsonify({"artifact_id": art.id, "name": art.name, "sha256": art.sha256,
+                    "created_at": art.created_at.isoformat()}), 201
 
 
 @bp.get("/runs")
