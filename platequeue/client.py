@@ -110,8 +110,8 @@ class Client:
     def upload_step(self, name: str, func: Callable[..., Any]) -> int:
         """Ship your own step function; returns its artifact id for ``submit(custom_step=)``.
 
-        ``func(field)`` receives one field, shape (C, Z, Y, X), on the worker's backend
-        (NumPy or CuPy) and returns a number (stored as ``custom.<name>``) or a dict of
+        ``func(field)`` receives one field, shape (C, Z, Y, X), as a NumPy array (the
+        ``custom`` queue runs on CPU) and returns a number (``custom.<name>``) or a dict of
         feature name to number (``custom.<name>.<feature>``). It is serialised with
         ``dill.dumps(func, recurse=True)``: imports it needs must happen inside it. Needs the
         developer role and a deployment with ``CUSTOM_STEPS=true``.
