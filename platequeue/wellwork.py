@@ -29,6 +29,7 @@ from platequeue.measurements import upsert_measurements
 from platequeue.metrics import record_wells
 from platequeue.models import Run, RunStatus, WellStatus, WellTask, utcnow
 from platequeue.platform import Platform
+from platequeue.runcache import run_facts, well_and_pixels
 from platequeue.runs import audit
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Claim:
     channels: list[str]
     user_id: int
     custom_step: int | None = None
+    plate_id: int = 0
 
 
 @dataclass
@@ -111,22 +113,18 @@ class WellCommand:
                 .where(WellTask.id == self.well_task_id,
                        WellTask.status.in_((WellStatus.QUEUED.value, WellStatus.RETRY.value)),
                        run_live)
-                .values(**values).returning(WellTask.run_id, WellTask.attempts)
+                .values(**values)
+                .returning(WellTask.run_id, WellTask.attempts, WellTask.well_id)
             ).first()
             if got is None:
                 got = self._take_over_orphan(s, values, run_live)
             if got is None:
                 return None
-            run = s.get(Run, got[0])
-            well_id = s.scalar(select(WellTask.well_id).where(WellTask.id == self.well_task_id))
-            assert run is not None and well_id is not None
-            if run.status == RunStatus.QUEUED.value:
-                run.status = RunStatus.RUNNING.value
-                run.started_at = utcnow()
-            return Claim(run_id=run.id, attempts=int(got[1]), well_id=int(well_id),
-                         pipeline=run.pipeline_name, params=dict(run.params),
-                         channels=list(run.channels or []), user_id=run.user_id,
-                         custom_step=run.custom_step_id)
+            facts = run_facts(self.platform, s, int(got[0]))
+            return Claim(run_id=facts.run_id, attempts=int(got[1]), well_id=int(got[2]),
+                         pipeline=facts.pipeline, params=dict(facts.params),
+                         channels=list(facts.channels), user_id=facts.user_id,
+                         custom_step=facts.custom_step, plate_id=facts.plate_id)
 
     def _take_over_orphan(self, s: Session, values: dict[str, Any],
                           run_live: Any) -> Any:
@@ -142,15 +140,14 @@ class WellCommand:
             update(WellTask)
             .where(WellTask.id == self.well_task_id, WellTask.status == "running",
                    WellTask.worker_pid == row[1], run_live)
-            .values(**values).returning(WellTask.run_id, WellTask.attempts)).first()
+            .values(**values)
+            .returning(WellTask.run_id, WellTask.attempts, WellTask.well_id)).first()
 
     def _compute(self, claim: Claim) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         pipe = registry.get(claim.pipeline)
-        catalog = self.platform.catalog
-        well = catalog.well(claim.well_id)
+        well, pixels = well_and_pixels(self.platform, claim, claim.well_id)
         if well is None:
             raise LookupError(f"well {claim.well_id} no longer exists in OMERO")
-        pixels = catalog.pixels_many([ref.image_id for ref in well.fields])
         input_fp = fingerprint(self.platform.settings.omero_data_dir,
                                (ref.pixels_id for ref in well.fields), pipe.hash, claim.params)
         # verified (hash, signature) before any field is read; refused -> the well fails
@@ -187,15 +184,18 @@ class WellCommand:
                  stats: dict[str, Any]) -> str:
         """One transaction: re-check cancel, count the well, upsert its measurements."""
         with session_scope(self.platform.audit) as s:
-            run_status = s.scalar(select(Run.status).where(Run.id == claim.run_id))
-            if run_status == RunStatus.CANCELLED.value:
-                s.execute(update(WellTask).where(self._fenced(claim.attempts)).values(
-                    status=WellStatus.CANCELLED.value, finished_at=utcnow()))
-                return "cancelled"
-            done = affected(s.execute(update(WellTask).where(self._fenced(claim.attempts))
+            run_live = exists().where(and_(Run.id == claim.run_id,
+                                           Run.status != RunStatus.CANCELLED.value))
+            done = affected(s.execute(update(WellTask)
+                                      .where(self._fenced(claim.attempts), run_live)
                                       .values(status=WellStatus.SUCCEEDED.value,
                                               finished_at=utcnow(), **stats)))
-            if done != 1:
+            if done != 1:  # cancelled meanwhile, or the claim was lost: say which
+                run_status = s.scalar(select(Run.status).where(Run.id == claim.run_id))
+                if run_status == RunStatus.CANCELLED.value:
+                    s.execute(update(WellTask).where(self._fenced(claim.attempts)).values(
+                        status=WellStatus.CANCELLED.value, finished_at=utcnow()))
+                    return "cancelled"
                 log.warning("well task %d: lost its claim; result discarded", self.well_task_id)
                 return "skipped"
             upsert_measurements(s, claim.run_id, claim.well_id, rows)
