@@ -183,16 +183,24 @@ def list_schedules(platform: Platform, *, omename: str | None = None) -> list[Sc
         return [_view(sch) for sch in s.scalars(q)]
 
 
+MAX_ID = 2**31 - 1  # schedules.id is an integer column
+
+
+def _find(s: Any, schedule_id: int) -> Schedule | None:
+    """The schedule, or None — also for ids no integer column can hold (never a 500)."""
+    return s.get(Schedule, schedule_id) if 1 <= schedule_id <= MAX_ID else None
+
+
 def get(platform: Platform, schedule_id: int) -> ScheduleView:
     with session_scope(platform.audit) as s:
-        sch = s.get(Schedule, schedule_id)
+        sch = _find(s, schedule_id)
         if sch is None:
             raise NotFound(f"no schedule with id {schedule_id}")
         return _view(sch)
 
 
 def _load_managed(platform: Platform, s: Any, schedule_id: int, omename: str) -> Schedule:
-    sch = s.get(Schedule, schedule_id)
+    sch = _find(s, schedule_id)
     role = s.scalar(select(User.role).where(User.omename == omename)) or Role.USER.value
     if sch is None or not _may_manage(sch, omename, role):
         raise NotFound(f"no schedule with id {schedule_id}")

@@ -135,6 +135,15 @@ def _run_for(ident: Identity, run_id: int, *, max_age: float = 0.0) -> runs.RunV
     return view
 
 
+def _json_id(value: Any, maximum: int) -> int | None:
+    """A positive integer id from JSON, or None. JSON has one number type: 976.0 is 976."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        return None
+    return value
+
+
 def _submit_params(body: dict[str, Any]) -> dict[str, Any]:
     """``params`` plus ``channels`` (role -> channel name or index) as ``channels.<role>``."""
     params = body.get("params")
@@ -175,19 +184,15 @@ def submit() -> Any:
     if unknown:
         raise Invalid(f"unknown field(s): {', '.join(map(repr, unknown))}; "
                       f"send {', '.join(sorted(SUBMIT_FIELDS))}")
-    plate_id, pipeline = body.get("plate_id"), body.get("pipeline")
-    if isinstance(plate_id, float) and plate_id.is_integer():
-        plate_id = int(plate_id)  # JSON has one number type: 976.0 is the integer 976
-    if not isinstance(plate_id, int) or isinstance(plate_id, bool) or not 1 <= plate_id <= MAX_ID:
+    plate_id, pipeline = _json_id(body.get("plate_id"), MAX_ID), body.get("pipeline")
+    if plate_id is None:
         raise Invalid("plate_id must be a positive integer")
     if not isinstance(pipeline, str) or not pipeline:
         raise Invalid("pipeline must be a pipeline name")
     if not isinstance(body.get("incremental", False), bool):
         raise Invalid("incremental must be true or false")
-    custom_step = body.get("custom_step")
-    if custom_step is not None and (not isinstance(custom_step, int)
-                                    or isinstance(custom_step, bool)
-                                    or not 1 <= custom_step <= MAX_RUN_ID):
+    custom_step = _json_id(body.get("custom_step"), MAX_RUN_ID)
+    if body.get("custom_step") is not None and custom_step is None:
         raise Invalid("custom_step must be a custom step artifact id")
     view = runs.submit(platform(), omename=ident.omename, plate_id=plate_id,
                        pipeline=pipeline, params=_submit_params(body),
