@@ -68,17 +68,18 @@ class RepositoryReader:
 
     def source(self, info: PixelsInfo) -> tuple[Source, Path]:
         """Which source serves *info*, and its path (first match in OMERO's order)."""
+        # Existence is probed on the plain joined paths (one stat each); only the source
+        # chosen is resolved and checked against the root (symlinks out are refused then).
         if info.ngff_path:
             path = repo.safe_path(self.root, info.ngff_path)
             if path.is_dir():
                 return Source.NGFF, path
             logger.warning("image %s: OME-Zarr %s missing, falling back", info.image_id, path)
-        pyramid = repo.safe_path(self.root, repo.romio_relpath(info.id) + "_pyramid")
-        if pyramid.is_file():
-            return Source.PYRAMID, pyramid
-        romio = repo.romio_path(self.root, info.id)
-        if romio.exists():  # not is_file(): an unreadable entry must fail as an OSError
-            return Source.ROMIO, romio
+        relpath = repo.romio_relpath(info.id)
+        if os.path.isfile(self.root / (relpath + "_pyramid")):
+            return Source.PYRAMID, repo.safe_path(self.root, relpath + "_pyramid")
+        if os.path.lexists(self.root / relpath):  # an unreadable entry must fail as OSError
+            return Source.ROMIO, self.root / relpath  # read_field* check it against the root
         if info.path is not None and info.name and info.repo:
             root_name = self.repo_roots.get(info.repo)
             if root_name is None:

@@ -20,6 +20,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -96,15 +97,34 @@ def safe_path(root: str | os.PathLike[str], relpath: str) -> Path:
     ``externalinfo.lsid`` written by OMERO may); ``..`` components are refused
     outright; symlinks are followed and must stay inside *root*.
     """
-    root_path = Path(root).resolve()
+    root_path = _resolved_root(os.fspath(root))
     rel = PurePosixPath(relpath)
     if not relpath or "\x00" in relpath or ".." in rel.parts:
         _refuse(root_path, relpath, "empty, NUL or '..' component")
-    candidate = Path(relpath) if rel.is_absolute() else root_path / relpath
-    resolved = candidate.resolve()
+    if rel.is_absolute() or len(rel.parts) < 2:
+        resolved = (Path(relpath) if rel.is_absolute() else root_path / relpath).resolve()
+    else:
+        # The folder part (``Pixels/Dir-001/Dir-002``) is shared by up to a thousand files:
+        # resolve it once per process; the file itself is resolved only if it is a link.
+        folder = _resolved_folder(str(root_path), str(rel.parent))
+        resolved = folder / rel.name
+        if os.path.islink(resolved):
+            resolved = resolved.resolve()
     if not resolved.is_relative_to(root_path):
         _refuse(root_path, relpath, "outside the repository root")
     return resolved
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved_root(root: str) -> Path:
+    """The repository root, resolved once per process (every field read checks against it)."""
+    return Path(root).resolve()
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_folder(root: str, folder: str) -> Path:
+    """A folder under the root, resolved (symlinks followed) once per process."""
+    return (Path(root) / folder).resolve()
 
 
 def _refuse(root: Path, relpath: str, why: str) -> None:
