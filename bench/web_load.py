@@ -95,11 +95,6 @@ def phase(name: str, port: int, path: str, token: str | None, clients: int,
     return rps
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _gunicorn(env: dict[str, str], app: str, port: int,
               chdir: Path) -> subprocess.Popen[bytes]:
@@ -129,7 +124,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     args = ap.parse_args()
 
-    from platequeue.testing import create_database, drop_database, postgres_available
+    from platequeue.testing import (
+        create_database,
+        drop_database,
+        free_port,
+        postgres_available,
+    )
 
     if not postgres_available():
         raise SystemExit("needs the local PostgreSQL server (platequeue.testing)")
@@ -163,7 +163,7 @@ def main() -> None:
                            pipeline="nuclei-count")  # no worker: it stays queued
         user = runs.ensure_user(platform, "demo")
         token = tokens.create(platform, user.id, name="bench", scope="read", days=1)
-        ours_port, bare_port = _free_port(), _free_port()
+        ours_port, bare_port = free_port(), free_port()
         servers.append(_gunicorn(env, "web.wsgi:app", ours_port, ROOT))
         servers.append(_gunicorn(env, "web_load:bare_app", bare_port, ROOT / "bench"))
         _wait_ready(ours_port, servers[0])

@@ -7,6 +7,7 @@ server, or a SQLite file, and removes it afterwards.
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,3 +83,10 @@ def served(app: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (at the moment of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -17,6 +17,7 @@ from platequeue import runs
 from platequeue.db import session_scope
 from platequeue.models import AuditEvent
 from platequeue.platform import Platform, set_platform
+from platequeue.testing import free_port
 from platequeue.writeback import write_back
 from tests.conftest import Stack, wait_for
 
@@ -97,13 +98,9 @@ def test_worker_writeback_failure_is_audited(stack: Stack) -> None:
     """With OMERO_HOST set, a real worker's write-back task either finds no omero-py (and
     says so) or, with omero-py, really tries the server — here a closed port — and audits
     why it could not write, instead of failing silently."""
-    import socket
-
     from platequeue.omero.writeback import omero_available
 
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     stack.env.update({"OMERO_HOST": "127.0.0.1", "OMERO_PORT": str(port)})
     platform = stack.platform()
     plate = stack.manifest.plates[0]  # type: ignore[attr-defined]

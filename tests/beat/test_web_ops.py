@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from platequeue import runs, tokens
+from platequeue.testing import free_port
 from tests.beat._support import FAR_CRON
 from tests.conftest import wait_for
 from tests.web.pages_fixtures import Web, csrf_of, login, web  # noqa: F401
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _scrape(w: Web) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -45,7 +39,7 @@ def test_metrics_move_with_a_run_and_well_logs_carry_context(web: Web) -> None: 
     queued = _scrape(web)
     assert queued[("platequeue_runs", (("status", "queued"),))] == 1
     assert queued[("platequeue_queue_depth", (("queue", "cpu"),))] > 0  # no worker yet
-    port = _free_port()
+    port = free_port()
     web.stack.env["METRICS_PORT"] = str(port)
     web.stack.start_worker(concurrency=2)
     wait_for(lambda: runs.status(web.platform, view.run_id).status == "succeeded", 180, "run")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
 import time
 from typing import Any
 
@@ -26,6 +25,7 @@ from platequeue.omero.writeback import (
     well_key_values,
     write_back,
 )
+from platequeue.testing import free_port
 
 ROWS: list[dict[str, Any]] = [
     {"well_id": 11, "image_id": 101, "field": 0, "nuclei_count": 5, "mean_area": 80.5,
@@ -35,12 +35,6 @@ ROWS: list[dict[str, Any]] = [
     {"well_id": 12, "image_id": 103, "field": 0, "nuclei_count": 0, "mean_area": None,
      "label": "A2ü-long"},
 ]
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_grid_columns_classes_and_values() -> None:
@@ -185,7 +179,7 @@ def test_is_previous_run() -> None:
 
 
 def test_connect_fails_fast_and_clearly_on_a_closed_port() -> None:
-    port = _closed_port()
+    port = free_port()
     t0 = time.monotonic()
     with pytest.raises(calls.OmeroUnreachable, match=f"cannot reach OMERO at localhost:{port}"):
         calls.connect("localhost", port, "not-a-real-session-key")
@@ -193,7 +187,7 @@ def test_connect_fails_fast_and_clearly_on_a_closed_port() -> None:
 
 
 def test_write_back_fails_before_touching_anything_on_a_closed_port() -> None:
-    port = _closed_port()
+    port = free_port()
     t0 = time.monotonic()
     with pytest.raises(ConnectionError) as info:
         write_back("localhost", port, "secret-session-key", 1, ROWS, name="platequeue nuclei")
@@ -212,7 +206,7 @@ def test_write_back_builds_before_connecting() -> None:
 def test_can_read_plate_via_session_unreachable_is_not_a_no() -> None:
     from platequeue.omero.confirm import can_read_plate_via_session
 
-    port = _closed_port()
+    port = free_port()
     t0 = time.monotonic()
     with pytest.raises(calls.OmeroUnreachable):
         can_read_plate_via_session("localhost", port, "k", 1)

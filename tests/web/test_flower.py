@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from platequeue import flower as flower_mod
 from platequeue.settings import get_settings, load_settings
+from platequeue.testing import free_port, served
 from tests.conftest import ROOT
 from tests.web.api_fixtures import WHO, Api, api  # noqa: F401  (fixture)
 
@@ -100,11 +98,6 @@ def _cli():  # type: ignore[no-untyped-def]
     return main
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
@@ -124,7 +117,7 @@ def flower_server(api: Api) -> Iterator[str]:  # noqa: F811
     """Real Flower from ``platequeue flower`` (skipped when Flower is not installed)."""
     if not flower_mod.flower_installed():
         pytest.skip("Flower is not installed (the ops extra)")
-    port = _free_port()
+    port = free_port()
     env = {**api.stack.env, "FLOWER_BASIC_AUTH": ":".join(BASIC)}
     log = open(api.stack.home / "flower.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "platequeue.cli", "flower", "--port",
@@ -163,36 +156,34 @@ def test_nginx_gate_in_front_of_flower(api: Api, flower_server: str,  # noqa: F8
     nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin")
     if nginx is None:
         pytest.skip("nginx not installed")
-    web = make_server("127.0.0.1", 0, api.app, threaded=True)
-    threading.Thread(target=web.serve_forever, daemon=True).start()
-    port = _free_port()
-    site = (ROOT / "templates" / "nginx" / "platequeue.conf").read_text()
-    site = site.replace("server web:8080;", f"server 127.0.0.1:{web.server_port};")
-    site = site.replace("server flower:5555;",
-                        f"server 127.0.0.1:{flower_server.rsplit(':', 1)[1]};")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace(
-        "listen [::]:80;", "")
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
-        f"events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {tmp_path};\n"
-        f"  proxy_temp_path {tmp_path};\n  include {tmp_path}/site.conf;\n}}\n")
-    proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{base}/nginx-health", proc)
-        r = requests.get(f"{base}/flower/", allow_redirects=False, timeout=10)
-        assert r.status_code == 302 and r.headers["Location"].endswith("/login?next=/flower/")
-        for role, code in (("user", 403), ("operator", 401), ("admin", 200)):
-            name, value = _session_cookie(api, role)
-            # operator: through the gate, then stopped by Flower's own lock (no Basic)
-            auth = BASIC if role == "admin" else None
-            r = requests.get(f"{base}/flower/workers", cookies={name: value}, auth=auth,
-                             allow_redirects=False, timeout=10)
-            assert r.status_code == code, (role, r.status_code, r.text[:200])
-        assert requests.get(f"{base}/flower/healthcheck", timeout=10).status_code == 403
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        web.shutdown()
+    with served(api.app) as web_url:  # the app on a real server
+        port = free_port()
+        site = (ROOT / "templates" / "nginx" / "platequeue.conf").read_text()
+        site = site.replace("server web:8080;", f"server 127.0.0.1:{web_url.rsplit(':', 1)[1]};")
+        site = site.replace("server flower:5555;",
+                            f"server 127.0.0.1:{flower_server.rsplit(':', 1)[1]};")
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace(
+            "listen [::]:80;", "")
+        (tmp_path / "site.conf").write_text(site)
+        (tmp_path / "nginx.conf").write_text(
+            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
+            f"events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {tmp_path};\n"
+            f"  proxy_temp_path {tmp_path};\n  include {tmp_path}/site.conf;\n}}\n")
+        proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                                stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_http(f"{base}/nginx-health", proc)
+            r = requests.get(f"{base}/flower/", allow_redirects=False, timeout=10)
+            assert r.status_code == 302 and r.headers["Location"].endswith("/login?next=/flower/")
+            for role, code in (("user", 403), ("operator", 401), ("admin", 200)):
+                name, value = _session_cookie(api, role)
+                # operator: through the gate, then stopped by Flower's own lock (no Basic)
+                auth = BASIC if role == "admin" else None
+                r = requests.get(f"{base}/flower/workers", cookies={name: value}, auth=auth,
+                                 allow_redirects=False, timeout=10)
+                assert r.status_code == code, (role, r.status_code, r.text[:200])
+            assert requests.get(f"{base}/flower/healthcheck", timeout=10).status_code == 403
+        finally:
+            proc.terminate()
+            proc.wait(20)

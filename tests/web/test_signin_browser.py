@@ -4,14 +4,13 @@ form; sign-out ends at the provider's logout page."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
+from platequeue.testing import served
 from tests.web.conftest import SmallStack
 from tests.web.oidc_provider import OidcProvider
 
@@ -26,18 +25,10 @@ def live_app(small_stack: SmallStack, oidc_provider: OidcProvider) -> Iterator[s
     from web import create_app
 
     holder: dict[str, Any] = {}
-    server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start),
-                         threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    client = oidc_provider.add_client("platequeue-browser", f"{url}/oidc/callback")
-    holder["app"] = create_app(platform=small_stack.platform(**oidc_provider.env(client)))
-    thread = threading.Thread(target=server.serve_forever, name="app", daemon=True)
-    thread.start()
-    try:
+    with served(lambda env, start: holder["app"](env, start)) as url:
+        client = oidc_provider.add_client("platequeue-browser", f"{url}/oidc/callback")
+        holder["app"] = create_app(platform=small_stack.platform(**oidc_provider.env(client)))
         yield url
-    finally:
-        server.shutdown()
-        thread.join(10)
 
 
 def test_oidc_sign_in_and_out_in_a_browser(live_app: str, oidc_provider: OidcProvider) -> None:
