@@ -26,10 +26,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from platequeue.audit import audit
 from platequeue.celery_app import CUSTOM_QUEUE
 from platequeue.db import session_scope
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
-from platequeue.models import AuditEvent, Role, StepArtifact, User
+from platequeue.models import Role, StepArtifact, User
 from platequeue.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,8 @@ def store(platform: Platform, user: User, name: str, payload: bytes) -> StepArti
                            signature=_sign(platform.settings.secret_key, sha, user.id))
         s.add(art)
         s.flush()
-        s.add(AuditEvent(actor=user.omename, action="step-upload", run_id=None,
-                         detail={"artifact": art.id, "name": name, "sha256": sha,
-                                 "size": len(payload)}))
+        audit(s, user.omename, "step-upload", None, artifact=art.id, name=name, sha256=sha,
+              size=len(payload))
         s.expunge(art)
     return art
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from pipelines import registry
+from platequeue.audit import audit
 from platequeue.db import session_scope
 from platequeue.errors import Conflict, NotFound
 from platequeue.models import PipelineSetting, utcnow
@@ -72,8 +73,6 @@ def set_enabled(platform: Platform, name: str, enabled: bool, *, actor: str) -> 
             row = PipelineSetting(name=name, updated_by=actor)
             s.add(row)
         row.enabled, row.updated_by, row.updated_at = enabled, actor, utcnow()
-        from platequeue.runs import audit  # runs imports this module
-
         audit(s, actor, "pipeline-enabled" if enabled else "pipeline-disabled", None,
               pipeline=name)
     return True

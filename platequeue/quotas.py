@@ -20,9 +20,10 @@ import uuid
 import redis
 from sqlalchemy import func, select
 
+from platequeue.audit import audit
 from platequeue.db import session_scope
 from platequeue.errors import PlatequeueError
-from platequeue.models import AuditEvent, Run, RunStatus, User
+from platequeue.models import Run, RunStatus, User
 from platequeue.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,8 @@ def _take_rate_slot(client: redis.Redis, user_id: int, limit: int,
 def _refuse(platform: Platform, user: User, actor: str, reason: str, message: str,
             retry_after: int, **detail: object) -> QuotaExceeded:
     with session_scope(platform.audit) as s:
-        s.add(AuditEvent(actor=actor, action="quota_refused", run_id=None,
-                         detail={"user": user.omename, "reason": reason,
-                                 "retry_after": retry_after, **detail}))
+        audit(s, actor, "quota_refused", None, user=user.omename, reason=reason,
+              retry_after=retry_after, **detail)
     log.info("quota refused %s: %s", user.omename, message)
     return QuotaExceeded(message, retry_after=retry_after, reason=reason)
 

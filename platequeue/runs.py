@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session, joinedload
 from pipelines import registry
 from platequeue import custom_steps, pipeline_admin, quotas
 from platequeue import incremental as incremental_runs
+from platequeue.audit import audit
 from platequeue.db import affected, session_scope
 from platequeue.dispatch import dispatch
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
 from platequeue.logs import log_context
 from platequeue.models import (
     TERMINAL_RUN,
-    AuditEvent,
     Measurement,
     Role,
     Run,
@@ -69,10 +69,6 @@ class RunView:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["params"] = dict(self.params)
         return out
-
-
-def audit(s: Session, actor: str, action: str, run_id: int | None, **detail: Any) -> None:
-    s.add(AuditEvent(actor=actor, action=action, run_id=run_id, detail=detail))
 
 
 def _iso(value: datetime | None) -> str | None:
