@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from platequeue.db import session_scope
 from platequeue.models import Run, RunStatus
+from platequeue.overview import broker_depths
 
 if TYPE_CHECKING:
     from platequeue.platform import Platform
@@ -54,16 +55,16 @@ DURATION = PREFIX + "well_seconds"
 GPU = PREFIX + "gpu_memory:"
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
            math.inf)
-QUEUES = ("cpu", "gpu", "maint")
-_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's Redis priority lists
 GPU_TTL = 120
 
 
+def _label(le: float) -> str:
+    """A histogram bucket's ``le`` label."""
+    return "+Inf" if math.isinf(le) else repr(le)
+
+
 def _bucket(seconds: float) -> str:
-    for le in BUCKETS:
-        if seconds <= le:
-            return "+Inf" if math.isinf(le) else repr(le)
-    return "+Inf"
+    return next((_label(le) for le in BUCKETS if seconds <= le), "+Inf")
 
 
 def _gpu_used_bytes() -> int | None:
@@ -157,17 +158,15 @@ class PlatformCollector(Collector):
         raw = _str_map(r.hgetall(DURATION))
         cumulative, buckets = 0.0, []
         for le in BUCKETS:
-            label = "+Inf" if math.isinf(le) else repr(le)
-            cumulative += float(raw.get(label, 0))
-            buckets.append((label, cumulative))
+            cumulative += float(raw.get(_label(le), 0))
+            buckets.append((_label(le), cumulative))
         yield HistogramMetricFamily("platequeue_well_duration_seconds",
                                     "Read + compute seconds of succeeded wells",
                                     buckets=buckets, sum_value=float(raw.get("sum", 0)))
         depth = GaugeMetricFamily("platequeue_queue_depth", "Messages waiting per queue",
                                   labels=["queue"])
-        for queue in QUEUES:
-            depth.add_metric([queue], float(sum(int(r.llen(queue + sfx))
-                                                for sfx in _PRIORITY_SUFFIXES)))
+        for queue, waiting in broker_depths(r).items():
+            depth.add_metric([queue], float(waiting))
         yield depth
         yield _gpu_family(r)
 
