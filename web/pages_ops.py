@@ -16,16 +16,18 @@ bp = Blueprint("pages_ops", __name__, url_prefix="/ops")
 install_error_pages(bp)
 
 
-def _role(*allowed: Role) -> Identity:
+def _role(role: Role) -> Identity:
+    """The signed-in user if they have at least *role*; 403 otherwise."""
     ident = page_identity()
-    if ident.role not in {r.value for r in allowed}:
-        abort(403, f"this page is for {' and '.join(r.value + 's' for r in allowed)}")
+    if not ident.has_role(role.value):
+        who = "operators and admins" if role is Role.OPERATOR else f"{role.value}s"
+        abort(403, f"this page is for {who}")
     return ident
 
 
 @bp.route("/queue")
 def queue() -> Any:
-    _role(Role.OPERATOR, Role.ADMIN)
+    _role(Role.OPERATOR)
     return render_template("queue.html", view=overview.queue_overview(platform()),
                            flower_url=f"/{platform().settings.flower_url_prefix}/")
 

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from platequeue import runs
+from platequeue import runs, users
 from platequeue.db import session_scope
-from platequeue.models import Measurement, Run, User, WellTask, utcnow
+from platequeue.models import Measurement, Run, WellTask, utcnow
 from platequeue.platform import Platform
 from tests.conftest import Stack
 
@@ -75,8 +75,7 @@ def login(client: FlaskClient, omename: str) -> str:
 
 def set_role(platform: Platform, omename: str, role: str) -> None:
     runs.ensure_user(platform, omename)
-    with session_scope(platform.audit) as s:
-        s.execute(update(User).where(User.omename == omename).values(role=role))
+    users.set_role(platform, omename, role, actor="test")
 
 
 def finish_run(platform: Platform, run_id: int,
