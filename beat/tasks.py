@@ -6,16 +6,17 @@ import logging
 
 from celery import shared_task
 
-from platequeue import maintenance, schedule_fire
-from platequeue.celery_app import (
+from platequeue import schedules
+from platequeue.ops import maintenance
+from platequeue.platform import get_platform
+from platequeue.queue import (
     CLEANUP_TASK,
     KEEPALIVE_TASK,
     RETENTION_TASK,
     SCHEDULES_TASK,
     SWEEP_TASK,
 )
-from platequeue.platform import get_platform
-from platequeue.sweeper import sweep
+from platequeue.runs import retention, sweep
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def cleanup_task() -> dict[str, int]:
 @shared_task(name=SCHEDULES_TASK)
 def schedules_tick() -> dict[str, int]:
     """Fire the due user schedules (row locks: two beats never double-fire)."""
-    return schedule_fire.tick(get_platform())
+    return schedules.tick(get_platform())
 
 
 @shared_task(name=KEEPALIVE_TASK)
@@ -50,4 +51,4 @@ def omero_keepalive_task() -> dict[str, list[int]]:
 @shared_task(name=RETENTION_TASK)
 def retention_task() -> dict[str, int]:
     """Purge results of runs older than RETENTION_DAYS (0: off)."""
-    return maintenance.retention(get_platform())
+    return retention(get_platform())

@@ -32,10 +32,10 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     os.environ.update(env)
 
-    from platequeue.broker import EmbeddedRedis
-    from platequeue.migrate import upgrade
-    from platequeue.omero.fixture import build_demo
+    from platequeue.demo import build_demo
+    from platequeue.queue import EmbeddedRedis
     from platequeue.settings import get_settings
+    from platequeue.store import upgrade
 
     settings = get_settings()
     redis_server = EmbeddedRedis(settings.redis_socket)
@@ -94,7 +94,7 @@ def main() -> None:
             worker.terminate()
             worker.wait(60)
         redis_server.stop()
-        from platequeue.db import dispose_all
+        from platequeue.store import dispose_all
 
         dispose_all()
         if pg_name:

@@ -30,10 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from platequeue.omero.model import PixelsInfo
-from platequeue.omero.readers import RepositoryReader
-from platequeue.omero.repo import read_field, read_field_native, romio_path
-from platequeue.omero.writers import write_romio
+from platequeue.demo import write_romio
+from platequeue.omero import PixelsInfo, RepositoryReader, read_field, read_field_native, romio_path
 
 logger = logging.getLogger(__name__)
 GETPLANES_PER_S = 10.0

@@ -124,12 +124,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     args = ap.parse_args()
 
-    from platequeue.testing import (
-        create_database,
-        drop_database,
-        free_port,
-        postgres_available,
-    )
+    from platequeue.testing import create_database, drop_database, free_port, postgres_available
 
     if not postgres_available():
         raise SystemExit("needs the local PostgreSQL server (platequeue.testing)")
@@ -143,12 +138,13 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     os.environ.update(env)
 
-    from platequeue import runs, tokens
-    from platequeue.broker import EmbeddedRedis
-    from platequeue.migrate import upgrade
-    from platequeue.omero.fixture import build_demo
+    from platequeue import accounts, runs
+    from platequeue.accounts import tokens
+    from platequeue.demo import build_demo
     from platequeue.platform import get_platform
+    from platequeue.queue import EmbeddedRedis
     from platequeue.settings import get_settings
+    from platequeue.store import upgrade
 
     settings = get_settings()
     redis_server = EmbeddedRedis(settings.redis_socket)
@@ -161,7 +157,7 @@ def main() -> None:
         platform = get_platform()
         view = runs.submit(platform, omename="demo", plate_id=manifest.plates[0].id,
                            pipeline="nuclei-count")  # no worker: it stays queued
-        user = runs.ensure_user(platform, "demo")
+        user = accounts.ensure_user(platform, "demo")
         token = tokens.create(platform, user.id, name="bench", scope="read", days=1)
         ours_port, bare_port = free_port(), free_port()
         servers.append(_gunicorn(env, "web.wsgi:app", ours_port, ROOT))
@@ -181,7 +177,7 @@ def main() -> None:
         for proc in servers:
             proc.wait(30)
         redis_server.stop()
-        from platequeue.db import dispose_all
+        from platequeue.store import dispose_all
 
         dispose_all()
         drop_database(audit_name)

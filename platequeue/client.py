@@ -19,9 +19,11 @@ from typing import Any, Literal, overload
 
 import requests
 
+from platequeue.states import TERMINAL_RUN
+
 __all__ = ["TERMINAL", "Client", "ClientError"]
 
-TERMINAL = frozenset({"succeeded", "partial", "failed", "cancelled"})
+TERMINAL = frozenset(s.value for s in TERMINAL_RUN)
 
 
 class ClientError(Exception):

@@ -15,17 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from platequeue.db import engine_for
 from platequeue.settings import Settings, get_settings
+from platequeue.store import engine_for
 
 if TYPE_CHECKING:
     import numpy as np
     import redis
     from celery import Celery
 
-    from platequeue.omero.metadata import OmeroCatalog
-    from platequeue.omero.model import PixelsInfo
-    from platequeue.omero.readers import RepositoryReader
+    from platequeue.omero import OmeroCatalog, PixelsInfo, RepositoryReader
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +46,21 @@ class Platform:
 
     @cached_property
     def catalog(self) -> OmeroCatalog:
-        from platequeue.omero.metadata import OmeroCatalog
+        from platequeue.omero import OmeroCatalog
 
         return OmeroCatalog(self.omero)
 
     @property
     def celery(self) -> Celery:
         if self._celery is None:
-            from platequeue.celery_app import create_celery
+            from platequeue.queue import create_celery
 
             self._celery = create_celery(self.settings)
         return self._celery
 
     @cached_property
     def redis(self) -> redis.Redis:
-        from platequeue.broker import redis_client
+        from platequeue.queue import redis_client
 
         return redis_client(self.settings)
 
@@ -70,7 +68,7 @@ class Platform:
     def reader(self) -> RepositoryReader:
         """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
         original file), in omero-ms-image-region's order."""
-        from platequeue.omero.readers import RepositoryReader, repository_roots
+        from platequeue.omero import RepositoryReader, repository_roots
 
         return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero))
 

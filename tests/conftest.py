@@ -135,8 +135,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Ite
     with the demo plate written into the OMERO fixture (the full fixture — every group
     level, a 384-well plate with gaps, float32 and OME-TIFF/pyramid/OME-Zarr plates — for
     tests marked ``full_fixture``). Start workers with ``stack.start_worker()``."""
-    from platequeue.migrate import upgrade
-    from platequeue.omero.fixture import build_demo
+    from platequeue.demo import build_demo
+    from platequeue.store import upgrade
 
     audit_name, audit_url = create_database("pq_audit")
     omero_name, omero_url = create_database("pq_omero")
@@ -161,8 +161,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> Ite
         yield s
     finally:
         s.stop_all()
-        from platequeue.db import dispose_all
         from platequeue.platform import set_platform
+        from platequeue.store import dispose_all
 
         set_platform(None)
         dispose_all()

@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from platequeue import custom_steps, runs, tokens
+from platequeue import runs
+from platequeue.accounts import ensure_user, tokens
 from platequeue.client import Client, ClientError
-from platequeue.db import session_scope
 from platequeue.errors import Conflict
-from platequeue.models import AuditEvent, Measurement, StepArtifact, WellTask
 from platequeue.platform import Platform
-from platequeue.runs import ensure_user
+from platequeue.runs import custom_steps
+from platequeue.store import AuditEvent, Measurement, StepArtifact, WellTask, session_scope
 from platequeue.testing import served
 from tests.conftest import Stack, wait_for
 

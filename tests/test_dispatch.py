@@ -7,11 +7,10 @@ from typing import Any
 from sqlalchemy import update
 
 from platequeue import runs
-from platequeue.db import session_scope
-from platequeue.dispatch import dispatch
-from platequeue.models import WellTask
 from platequeue.platform import Platform, set_platform
+from platequeue.runs import dispatch
 from platequeue.settings import load_settings
+from platequeue.store import WellTask, session_scope
 from tests.conftest import Stack
 
 

@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from platequeue import runs
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Measurement, Run, WellTask
+from platequeue.store import AuditEvent, Measurement, Run, WellTask, session_scope
 from tests.conftest import Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.full_fixture]
@@ -85,7 +84,7 @@ def test_worker_killed_mid_run_loses_nothing(stack: Stack) -> None:
 
 
 def _corrupt_first_plane(stack: Stack, pixels_id: int) -> tuple[str, bytes]:
-    from platequeue.omero.repo import romio_path
+    from platequeue.omero import romio_path
 
     path = romio_path(stack.settings.omero_data_dir, pixels_id)
     original = path.read_bytes()
@@ -144,7 +143,7 @@ def test_cancel_mid_run_starts_nothing_after(stack: Stack) -> None:
 
 
 def test_transient_errors_retry_with_backoff_then_cap(stack: Stack) -> None:
-    from platequeue.omero.repo import romio_path
+    from platequeue.omero import romio_path
 
     platform = stack.platform()
     plate = _plate(stack)

@@ -6,10 +6,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from platequeue import tokens
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Run, User
-from platequeue.runs import ensure_user
+from platequeue.accounts import ensure_user, tokens
+from platequeue.store import AuditEvent, Run, User, session_scope
 from tests.conftest import Stack
 
 

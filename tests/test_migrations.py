@@ -10,8 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from platequeue.migrate import downgrade, upgrade
-from platequeue.models import Base
+from platequeue.store import Base, downgrade, upgrade
 from platequeue.testing import postgres_available, temporary_database
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from platequeue import runs
-from platequeue.omero.readers import Source
+from platequeue.omero import Source
 from tests.conftest import Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.full_fixture]

@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from platequeue import runs
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent
 from platequeue.platform import Platform, set_platform
+from platequeue.runs import write_back_run
+from platequeue.store import AuditEvent, session_scope
 from platequeue.testing import free_port
-from platequeue.writeback import write_back
 from tests.conftest import Stack, wait_for
 
 pytestmark = pytest.mark.slow
@@ -67,12 +66,12 @@ def test_writeback_outcomes(stack: Stack) -> None:
         return {"table": 901, "csv": 902, "map_annotations": len({r["well_id"] for r in rows})}
 
     # no session attached to the run: nothing is called, the reason is audited
-    assert write_back(served, run_id, writer=writer) == "no-session"
+    assert write_back_run(served, run_id, writer=writer) == "no-session"
     assert calls == []
     assert "carries no OMERO session" in _events(served, run_id)[-1].detail["reason"]
 
     runs.attach_omero_session(served, run_id, "b3a1c0de-session-key")
-    assert write_back(served, run_id, writer=writer) == "done"
+    assert write_back_run(served, run_id, writer=writer) == "done"
     (call,) = calls
     assert (call["host"], call["port"], call["key"]) == ("omero.invalid", 4064,
                                                         "b3a1c0de-session-key")
@@ -88,7 +87,7 @@ def test_writeback_outcomes(stack: Stack) -> None:
     def broken(*args: Any, **kwargs: Any) -> dict[str, int]:
         raise RuntimeError("SecurityViolation: session expired")
 
-    assert write_back(served, run_id, writer=broken) == "failed"
+    assert write_back_run(served, run_id, writer=broken) == "failed"
     failed = _events(served, run_id)[-1]
     assert failed.action == "writeback-failed"
     assert "SecurityViolation" in failed.detail["reason"]
@@ -98,7 +97,7 @@ def test_worker_writeback_failure_is_audited(stack: Stack) -> None:
     """With OMERO_HOST set, a real worker's write-back task either finds no omero-py (and
     says so) or, with omero-py, really tries the server — here a closed port — and audits
     why it could not write, instead of failing silently."""
-    from platequeue.omero.writeback import omero_available
+    from platequeue.omero import omero_available
 
     port = free_port()
     stack.env.update({"OMERO_HOST": "127.0.0.1", "OMERO_PORT": str(port)})

@@ -12,9 +12,8 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from platequeue import tokens
-from platequeue.db import session_scope
-from platequeue.models import Role, User
+from platequeue.accounts import tokens
+from platequeue.store import Role, User, session_scope
 from web.auth import Identity, platform, require
 
 bp = Blueprint("account", __name__, url_prefix="/account")

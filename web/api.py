@@ -19,10 +19,11 @@ from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import select
 
 from pipelines import registry
-from platequeue import custom_steps, pipeline_admin, runs
-from platequeue.db import session_scope
+from platequeue import runs
+from platequeue.accounts import pipeline_admin
 from platequeue.errors import Invalid
-from platequeue.models import User, WellTask
+from platequeue.runs import custom_steps
+from platequeue.store import User, WellTask, session_scope
 from web.auth import Identity, attach_omero_session, platform, require
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -266,7 +267,7 @@ def run_results(run_id: int) -> Any:
     if fmt == "json":
         return jsonify({"columns": columns, "rows": rows})
     if fmt == "parquet":
-        from platequeue.export import results_parquet
+        from platequeue.runs import results_parquet
 
         return Response(results_parquet(columns, rows),
                         mimetype="application/vnd.apache.parquet", headers={

@@ -30,13 +30,11 @@ from flask import (
 )
 
 from platequeue import runs as run_service
-from platequeue import tokens
-from platequeue.db import session_scope
+from platequeue.accounts import ensure_user, tokens
 from platequeue.errors import PlatequeueError
-from platequeue.models import Role, User
 from platequeue.omero import websession
 from platequeue.platform import Platform
-from platequeue.runs import ensure_user
+from platequeue.store import Role, User, session_scope
 from web.sessions import rotate
 
 bp = Blueprint("auth", __name__)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from platequeue.metrics import platform_registry
+from platequeue.ops import platform_registry
 from web.auth import platform
 
 bp = Blueprint("metrics", __name__)

@@ -29,8 +29,8 @@ from flask import (
 from joserfc.errors import JoseError
 from requests import RequestException
 
+from platequeue.accounts import ensure_user
 from platequeue.platform import Platform
-from platequeue.runs import ensure_user
 from platequeue.settings import OidcSettings
 from web.auth import platform, sign_in
 

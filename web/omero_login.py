@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from platequeue.accounts import ensure_user
 from platequeue.errors import PlatequeueError
-from platequeue.runs import ensure_user
 from web.auth import check_csrf, dev_login_allowed, platform, sign_in
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
-from platequeue.omero.metadata import PlateInfo, WellRef, well_label
+from platequeue.omero import PlateInfo, WellRef, well_label
 from web.auth import Identity, platform
 
 bp = Blueprint("pages", __name__)

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from platequeue import overview, pipeline_admin
-from platequeue.models import Role
+from platequeue.accounts import pipeline_admin
+from platequeue.ops import overview
+from platequeue.store import Role
 from web.auth import Identity, platform
 from web.pages import install_error_pages, page_identity
 

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from pipelines import registry
 from platequeue import runs as run_service
-from platequeue.export import results_parquet
+from platequeue.runs import results_parquet
 from web.auth import platform
 from web.pages import install_error_pages, page_identity, row_letters, visible_run
 from web.pages_heatmap import OUTLIER_Z, features, heatmap_svg, well_values

@@ -8,10 +8,9 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 
 from platequeue import runs as run_service
-from platequeue.db import session_scope
-from platequeue.estimate import eta_seconds
-from platequeue.models import TERMINAL_RUN, RunStatus, WellTask
-from platequeue.omero.metadata import WellRef
+from platequeue.omero import WellRef
+from platequeue.runs import eta_seconds
+from platequeue.store import TERMINAL_RUN, RunStatus, WellStatus, WellTask, session_scope
 from web.auth import platform
 from web.pages import grid, install_error_pages, page_identity, row_letters, visible_run
 
@@ -62,7 +61,7 @@ def run(run_id: int) -> Any:
     for line in cells:
         for cell in line:
             cell["state"] = by_pos.get((cell["row"], cell["column"]))
-    failed = [w for w in states if w["status"] == "failed"]
+    failed = [w for w in states if w["status"] == WellStatus.FAILED]
     return render_template("run.html", run=view, cells=cells, failed=failed,
                            progress=progress(view), letters=row_letters(len(cells)),
                            columns=len(cells[0]) if cells else 0, mine=view.user == ident.omename)

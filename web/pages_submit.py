@@ -15,11 +15,11 @@ from werkzeug.datastructures import MultiDict
 
 from pipelines import registry
 from pipelines.engine import Pipeline
-from platequeue import estimate as estimates
-from platequeue import pipeline_admin
 from platequeue import runs as run_service
+from platequeue.accounts import pipeline_admin
 from platequeue.errors import PlatequeueError
-from platequeue.omero.metadata import PlateInfo
+from platequeue.omero import PlateInfo
+from platequeue.runs import estimate as estimates
 from web.auth import Identity, attach_omero_session, platform
 from web.pages import install_error_pages, page_identity
 

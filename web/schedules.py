@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from pipelines import registry
 from platequeue import schedules
 from platequeue.errors import Invalid, PlatequeueError
-from platequeue.models import Role
+from platequeue.store import Role
 from web.auth import Identity, platform, require
 from web.pages import page_identity, render_error
 

@@ -3,9 +3,9 @@
 The parent process never initialises CUDA; pool children import CuPy lazily on first use.
 """
 
-from platequeue.celery_app import create_celery
 from platequeue.logs import configure_logging
 from platequeue.platform import Platform, set_platform
+from platequeue.queue import create_celery
 from platequeue.settings import get_settings
 
 configure_logging(get_settings())

@@ -10,9 +10,10 @@ from typing import Any
 import redis
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from platequeue import metrics, workers_registry
-from platequeue.db import dispose_all
+from platequeue.ops import metrics
 from platequeue.platform import get_platform
+from platequeue.queue import liveness as workers_registry
+from platequeue.store import dispose_all
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()

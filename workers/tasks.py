@@ -6,10 +6,9 @@ import logging
 
 from celery import Task, shared_task
 
-from platequeue.celery_app import WELL_TASK, WRITEBACK_TASK
 from platequeue.platform import get_platform
-from platequeue.wellwork import RetryLater, WellCommand
-from platequeue.writeback import write_back
+from platequeue.queue import WELL_TASK, WRITEBACK_TASK, Queue
+from platequeue.runs import RetryLater, WellCommand, write_back_run
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +17,9 @@ log = logging.getLogger(__name__)
 def well_task(self: Task, well_task_id: int) -> str:
     """Process one well of a run (claims its row; a duplicate delivery does nothing)."""
     platform = get_platform()
-    queue = (self.request.delivery_info or {}).get("routing_key") or "cpu"
+    queue = (self.request.delivery_info or {}).get("routing_key") or Queue.CPU
     device = "cpu"
-    if queue == "gpu":
+    if queue == Queue.GPU:
         device = f"gpu:{platform.settings.cuda_visible_devices or '0'}"
     cmd = WellCommand(platform, int(well_task_id), worker=self.request.hostname or "unknown",
                       device=device)
@@ -33,7 +32,7 @@ def well_task(self: Task, well_task_id: int) -> str:
 @shared_task(name=WRITEBACK_TASK)
 def writeback_task(run_id: int) -> str:
     """Write a finished run's results back to OMERO (skipped without an OMERO server)."""
-    return write_back(get_platform(), int(run_id))
+    return write_back_run(get_platform(), int(run_id))
 
 
 @shared_task(name="platequeue.ping", ignore_result=False)

@@ -1,4 +1,4 @@
-"""omero-py calls for :mod:`platequeue.omero.writeback` (imported only when omero-py is).
+"""omero-py calls for :mod:`platequeue.omero._writeback`.
 
 Kept apart so the rest of the package never needs the optional ``omero`` extra; omero-py
 itself is imported lazily inside each function.
@@ -7,7 +7,7 @@ Two layers:
 
 * **builders** (no server): :func:`grid_columns`, :func:`mask_rois`,
   :func:`map_pairs`/:func:`well_map_annotations`, :func:`file_names` and
-  :func:`is_previous_run` turn the pure specs of :mod:`platequeue.omero.writeback` into
+  :func:`is_previous_run` turn the pure specs of :mod:`platequeue.omero._annotations` into
   real ``omero.grid`` / ``omero.model`` objects (tested in
   ``tests/omero/test_omero_objects.py`` with omero-py but no server);
 * :func:`write_back_with_gateway` (server): joins the user's session, saves what the
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platequeue.omero.writeback import NS_BULK, NS_MAP, ColumnSpec, MaskSpec
+from platequeue.omero._annotations import NS_BULK, NS_MAP, ColumnSpec, MaskSpec
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def grid_columns(columns: Sequence[ColumnSpec], n_rows: int | None = None) -> li
     Parameters
     ----------
     columns
-        Specs from :func:`platequeue.omero.writeback.table_columns`; ``kind`` is one of
+        Specs from :func:`platequeue.omero._annotations.table_columns`; ``kind`` is one of
         ``WellColumn``, ``ImageColumn``, ``LongColumn``, ``DoubleColumn``, ``StringColumn``.
     n_rows
         When given, every column must hold exactly this many values.
@@ -99,7 +99,7 @@ def mask_rois(
     Parameters
     ----------
     masks_by_image
-        Image id -> masks of that image (:func:`~platequeue.omero.writeback.masks_from_labels`).
+        Image id -> masks of that image (:func:`~platequeue.omero._annotations.masks_from_labels`).
     name
         The ROI name (the write-back name; a later run replaces ROIs of that name).
     the_z, the_t, the_c

@@ -6,9 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Run, Schedule, utcnow
 from platequeue.platform import Platform
+from platequeue.store import AuditEvent, Run, Schedule, session_scope, utcnow
 
 FAR_CRON = "0 0 1 1 *"  # once a year: every firing in a test comes from time travel
 

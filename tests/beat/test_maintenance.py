@@ -8,19 +8,19 @@ from datetime import timedelta
 import redis
 from sqlalchemy import func, select, update
 
-from platequeue import maintenance, runs, schedule_fire, schedules
-from platequeue.db import session_scope
-from platequeue.models import ApiToken, AuditEvent, Measurement, Run, WellTask, utcnow
+from platequeue import accounts, runs, schedules
 from platequeue.omero import keepalive
+from platequeue.ops import maintenance
 from platequeue.platform import Platform, set_platform
 from platequeue.settings import load_settings
+from platequeue.store import ApiToken, AuditEvent, Measurement, Run, WellTask, session_scope, utcnow
 from tests.beat._support import FAR_CRON, audits, make_due
 from tests.conftest import Stack
 
 
 def test_expired_tokens_removed_exactly(stack: Stack) -> None:
     platform = stack.platform()
-    user = runs.ensure_user(platform, "demo")
+    user = accounts.ensure_user(platform, "demo")
     now = utcnow()
     with session_scope(platform.audit) as s:
         for name, expires, revoked in (("old", now - timedelta(seconds=1), False),
@@ -124,7 +124,7 @@ def test_retention_removes_exactly_old_unreferenced_runs(stack: Stack) -> None:
     sch = schedules.create(platform, omename="demo", name="keep", cron=FAR_CRON,
                            target_kind="plate", target_id=plate.id, pipeline="noop")
     make_due(platform, sch.id)
-    schedule_fire.tick(platform)
+    schedules.tick(platform)
     referenced = schedules.get(platform, sch.id).last_run_id
     assert referenced is not None
     old, recent, old_running = _runs_with_states(
@@ -138,8 +138,8 @@ def test_retention_removes_exactly_old_unreferenced_runs(stack: Stack) -> None:
         for run_id in (old, recent, referenced, old_running):
             s.add(Measurement(run_id=run_id, well_id=1, field=0, image_id=1, feature="count",
                               value=1.0))
-    assert maintenance.retention(platform) == {"runs": 1, "wells": 96, "measurements": 1}
-    assert maintenance.retention(platform) == {"runs": 0, "wells": 0, "measurements": 0}
+    assert runs.retention(platform) == {"runs": 1, "wells": 96, "measurements": 1}
+    assert runs.retention(platform) == {"runs": 0, "wells": 0, "measurements": 0}
     assert [_measurements(platform, i) for i in (old, recent, referenced, old_running)] == \
         [0, 1, 1, 1]
     with session_scope(platform.audit) as s:
@@ -152,4 +152,4 @@ def test_retention_removes_exactly_old_unreferenced_runs(stack: Stack) -> None:
     assert [(e.run_id, e.detail["measurements"], e.detail["wells"]) for e in events] == \
         [(old, 1, 96)]
     off = Platform(load_settings({**stack.env, "RETENTION_DAYS": "0"}))
-    assert maintenance.retention(off) == {"runs": 0, "wells": 0, "measurements": 0}
+    assert runs.retention(off) == {"runs": 0, "wells": 0, "measurements": 0}

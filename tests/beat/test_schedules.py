@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from platequeue import schedule_fire, schedules
-from platequeue.db import session_scope
+from platequeue import schedules
 from platequeue.errors import Forbidden, Invalid
-from platequeue.models import Run, Schedule, utcnow
+from platequeue.store import Run, Schedule, session_scope, utcnow
 from tests.beat._support import FAR_CRON, audits, make_due, runs_of
 from tests.conftest import Stack, wait_for
 
@@ -81,8 +80,8 @@ def test_missed_firings_fire_once_and_advance(stack: Stack) -> None:
     platform = stack.platform()
     view = _create(stack, cron="* * * * *")
     make_due(platform, view.id, timedelta(hours=5))  # 300 missed minutes
-    assert schedule_fire.tick(platform)["cron"] == 1
-    assert schedule_fire.tick(platform)["cron"] == 0
+    assert schedules.tick(platform)["cron"] == 1
+    assert schedules.tick(platform)["cron"] == 0
     fired = runs_of(platform, view.id)
     assert len(fired) == 1 and fired[0].status == "queued"  # no worker: queued, not lost
     after = schedules.get(platform, view.id)
@@ -102,7 +101,7 @@ def test_concurrent_ticks_fire_each_schedule_once(stack: Stack) -> None:
     def tick() -> None:
         barrier.wait()
         try:
-            schedule_fire.tick(platform)
+            schedules.tick(platform)
         except Exception as exc:  # noqa: BLE001 - collected, asserted below
             errors.append(exc)
 
@@ -121,7 +120,7 @@ def test_refused_firing_is_audited_and_advanced(stack: Stack) -> None:
     with session_scope(platform.audit) as s:  # the plate disappeared from OMERO
         s.execute(update(Schedule).where(Schedule.id == view.id).values(target_id=987654))
     make_due(platform, view.id)
-    schedule_fire.tick(platform)
+    schedules.tick(platform)
     refused = audits(platform, "schedule-refused", view.id)
     assert len(refused) == 1 and "987654" in refused[0].detail["error"]
     assert runs_of(platform, view.id) == []
@@ -131,16 +130,16 @@ def test_refused_firing_is_audited_and_advanced(stack: Stack) -> None:
 def test_pipeline_version_change_fires_once(stack: Stack) -> None:
     platform = stack.platform()
     view = _create(stack, on_pipeline_version_change=True)
-    assert schedule_fire.tick(platform) == {"cron": 0, "version": 0}  # never ran: nothing
+    assert schedules.tick(platform) == {"cron": 0, "version": 0}  # never ran: nothing
     make_due(platform, view.id)
-    schedule_fire.tick(platform)
+    schedules.tick(platform)
     first = runs_of(platform, view.id)
     assert len(first) == 1
-    assert schedule_fire.tick(platform) == {"cron": 0, "version": 0}  # same hash
+    assert schedules.tick(platform) == {"cron": 0, "version": 0}  # same hash
     with session_scope(platform.audit) as s:  # the run was made by an older pipeline version
         s.execute(update(Run).where(Run.id == first[0].id).values(pipeline_hash="0" * 64))
-    assert schedule_fire.tick(platform) == {"cron": 0, "version": 1}
-    assert schedule_fire.tick(platform) == {"cron": 0, "version": 0}
+    assert schedules.tick(platform) == {"cron": 0, "version": 1}
+    assert schedules.tick(platform) == {"cron": 0, "version": 0}
     assert len(runs_of(platform, view.id)) == 2
     assert audits(platform, "schedule-fire", view.id)[-1].detail["reason"] == \
         "pipeline-version-change"
@@ -153,10 +152,10 @@ def test_screen_new_since_last_fires_only_new_plates(stack: Stack) -> None:
     assert screen_id is not None
     view = _create(stack, target_kind="screen_new_since_last", target_id=screen_id)
     make_due(platform, view.id)
-    schedule_fire.tick(platform)
+    schedules.tick(platform)
     assert [r.plate_id for r in runs_of(platform, view.id)] == [plate.id]
     make_due(platform, view.id)
-    schedule_fire.tick(platform)
+    schedules.tick(platform)
     assert len(runs_of(platform, view.id)) == 1  # nothing new on the screen
     assert audits(platform, "schedule-fire", view.id)[-1].detail["runs"] == []
 

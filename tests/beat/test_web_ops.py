@@ -10,7 +10,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from platequeue import runs, tokens
+from platequeue import accounts, runs
+from platequeue.accounts import tokens
 from platequeue.testing import free_port
 from tests.beat._support import FAR_CRON
 from tests.conftest import wait_for
@@ -57,7 +58,7 @@ def test_metrics_move_with_a_run_and_well_logs_carry_context(web: Web) -> None: 
         worker_text
 
     log = "".join(p.read_text() for p in web.stack.home.glob("worker-*.log"))
-    claimed = [line for line in log.splitlines() if "platequeue.wellwork" in line
+    claimed = [line for line in log.splitlines() if "platequeue.runs._wellwork" in line
                and f"(run {view.run_id}," in line]
     assert len(claimed) >= n
     for line in claimed:
@@ -66,7 +67,7 @@ def test_metrics_move_with_a_run_and_well_logs_carry_context(web: Web) -> None: 
 
 
 def test_schedules_api(web: Web) -> None:  # noqa: F811
-    user = runs.ensure_user(web.platform, "demo")
+    user = accounts.ensure_user(web.platform, "demo")
     token = tokens.create(web.platform, user.id, name="t", scope="submit", days=1)
     c = web.app.test_client()
     auth = {"Authorization": f"Bearer {token}"}

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.fixture import build_demo
-from platequeue.omero.manifest import DemoManifest
+from platequeue.demo import DemoManifest, build_demo
 from platequeue.testing import postgres_available, temporary_database
 
 _PG = postgres_available()

@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.manifest import DemoManifest
-from platequeue.omero.metadata import OmeroCatalog, OmeroNotFoundError, well_label
-from platequeue.omero.repo import read_field, read_plane
-from platequeue.omero.synth import reference_count
+from platequeue.demo import DemoManifest, reference_count
+from platequeue.omero import OmeroCatalog, OmeroNotFoundError, read_field, read_plane, well_label
 
 Demo = tuple[DemoManifest, Engine]
 

@@ -14,8 +14,7 @@ pytest.importorskip("omero.grid")
 import omero.clients  # registers the omero.model *I classes
 import omero.grid
 
-from platequeue.omero import _omero_calls as calls
-from platequeue.omero.writeback import (
+from platequeue.omero import (
     NS_BULK,
     NS_MAP,
     ColumnSpec,
@@ -25,6 +24,7 @@ from platequeue.omero.writeback import (
     well_key_values,
     write_back,
 )
+from platequeue.omero import _omero_calls as calls
 from platequeue.testing import free_port
 
 ROWS: list[dict[str, Any]] = [
@@ -204,7 +204,7 @@ def test_write_back_builds_before_connecting() -> None:
 
 
 def test_can_read_plate_via_session_unreachable_is_not_a_no() -> None:
-    from platequeue.omero.confirm import can_read_plate_via_session
+    from platequeue.omero import can_read_plate_via_session
 
     port = free_port()
     t0 = time.monotonic()

@@ -6,10 +6,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.fixture import build_full
-from platequeue.omero.manifest import DemoManifest
-from platequeue.omero.metadata import OmeroCatalog
-from platequeue.omero.permissions import GROUP_LEVELS, can_read, is_admin, perm_string
+from platequeue.demo import DemoManifest, build_full
+from platequeue.omero import GROUP_LEVELS, OmeroCatalog, can_read, is_admin, perm_string
 
 from .conftest import fresh_db
 

@@ -8,12 +8,16 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.fixture import FixtureBuilder, build_full
-from platequeue.omero.manifest import DemoManifest
-from platequeue.omero.metadata import OmeroCatalog
-from platequeue.omero.readers import RepositoryReader, Source, open_field, repository_roots
-from platequeue.omero.repo import PixelsFileError, UnsafePathError
-from platequeue.omero.synth import reference_count
+from platequeue.demo import DemoManifest, FixtureBuilder, build_full, reference_count
+from platequeue.omero import (
+    OmeroCatalog,
+    PixelsFileError,
+    RepositoryReader,
+    Source,
+    UnsafePathError,
+    open_field,
+    repository_roots,
+)
 
 BACKENDS = {"romio": Source.ROMIO, "pyramid": Source.PYRAMID, "ometiff": Source.ORIGINAL,
             "zarr": Source.NGFF}

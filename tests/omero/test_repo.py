@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platequeue.omero.model import PixelsInfo
-from platequeue.omero.repo import (
+from platequeue.demo import blank_romio_plane, write_romio
+from platequeue.omero import (
     PixelsFileError,
+    PixelsInfo,
     UnsafePathError,
     UnwrittenPlaneError,
     nested_relpath,
@@ -18,7 +19,6 @@ from platequeue.omero.repo import (
     romio_relpath,
     safe_path,
 )
-from platequeue.omero.writers import blank_romio_plane, write_romio
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_symlinked_pixels_file_out_of_root_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ptype", ["uint8", "int16", "uint16", "float", "double"])
 def test_read_field_native(tmp_path: Path, ptype: str) -> None:
-    from platequeue.omero.repo import read_field_native
+    from platequeue.omero import read_field_native
 
     info = _info(2000, ptype=ptype)
     rng = np.random.default_rng(1)

@@ -5,8 +5,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from platequeue.omero import schema
-from platequeue.omero.fixture import FixtureBuilder
+from platequeue.demo import FixtureBuilder, schema
 
 # Column names exactly as OMERO5.4__0 (lower-cased by PostgreSQL).
 EXPECTED = {

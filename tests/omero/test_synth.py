@@ -4,13 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from platequeue.omero.synth import (
-    field_rng,
-    make_field,
-    otsu_threshold,
-    place_nuclei,
-    reference_count,
-)
+from platequeue.demo import field_rng, make_field, otsu_threshold, place_nuclei, reference_count
 
 skimage = pytest.importorskip("skimage")
 from skimage.filters import threshold_otsu  # noqa: E402

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.fixture import FixtureBuilder
-from platequeue.omero.websession import (
+from platequeue.demo import FixtureBuilder
+from platequeue.omero._websession import (
     KEY_PREFIX,
     WebSession,
     fetch_web_session,

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from platequeue.omero.writeback import (
+from platequeue.omero import (
     csv_bytes,
     decode_mask,
     encode_mask,

@@ -14,11 +14,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
-from platequeue import tokens
-from platequeue.db import session_scope
-from platequeue.models import Role, User
+from platequeue.accounts import ensure_user, tokens
 from platequeue.platform import Platform
-from platequeue.runs import ensure_user
+from platequeue.store import Role, User, session_scope
 from tests.conftest import Stack
 
 WHO = {"user": "demo", "operator": "lead", "admin": "facility"}

@@ -64,9 +64,8 @@ class SmallStack:
 @pytest.fixture
 def small_stack(tmp_path: Path, redis_url: str) -> Iterator[SmallStack]:
     """Real PostgreSQL (audit + OMERO) and Redis, the demo users, a 4-well demo plate."""
-    from platequeue.db import dispose_all
-    from platequeue.migrate import upgrade
-    from platequeue.omero.fixture import build_demo
+    from platequeue.demo import build_demo
+    from platequeue.store import dispose_all, upgrade
 
     audit_name, audit_url = create_database("pq_audit")
     omero_name, omero_url = create_database("pq_omero")

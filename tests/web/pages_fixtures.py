@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from platequeue import runs, users
-from platequeue.db import session_scope
-from platequeue.models import Measurement, Run, WellTask, utcnow
+from platequeue import accounts, runs
+from platequeue.accounts import users
 from platequeue.platform import Platform
+from platequeue.store import Measurement, Run, WellTask, session_scope, utcnow
 from tests.conftest import Stack
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -74,7 +74,7 @@ def login(client: FlaskClient, omename: str) -> str:
 
 
 def set_role(platform: Platform, omename: str, role: str) -> None:
-    runs.ensure_user(platform, omename)
+    accounts.ensure_user(platform, omename)
     users.set_role(platform, omename, role, actor="test")
 
 

@@ -10,11 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from platequeue import tokens
-from platequeue.db import session_scope
-from platequeue.models import ApiToken, Role, utcnow
-from platequeue.runs import ensure_user
-from platequeue.users import set_role
+from platequeue.accounts import ensure_user, set_role, tokens
+from platequeue.store import ApiToken, Role, session_scope, utcnow
 from tests.web.conftest import SignIn, SmallStack
 from web.sessions import KEY_PREFIX
 

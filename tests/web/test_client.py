@@ -105,9 +105,8 @@ def test_status_in_one_statement_matches_the_listing(api: Api) -> None:  # noqa:
     from sqlalchemy import event, select, update
 
     from platequeue import runs
-    from platequeue.db import session_scope
     from platequeue.errors import NotFound
-    from platequeue.models import WellTask
+    from platequeue.store import WellTask, session_scope
 
     truth = api.stack.manifest.plates[0]  # type: ignore[attr-defined]
     run_id = runs.submit(api.platform, omename="demo", plate_id=truth.id,

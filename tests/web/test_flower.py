@@ -14,7 +14,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from platequeue import flower as flower_mod
+from platequeue import cli as flower_mod
 from platequeue.settings import get_settings, load_settings
 from platequeue.testing import free_port, served
 from tests.conftest import ROOT
@@ -25,7 +25,7 @@ BASIC = ("ops", "s3cret-flower")
 
 def _session_cookie(api: Api, role: str) -> tuple[str, str]:  # noqa: F811
     """A signed-in browser session for ``role``: (cookie name, value)."""
-    from platequeue.runs import ensure_user
+    from platequeue.accounts import ensure_user
 
     user = ensure_user(api.platform, WHO[role])
     client = api.app.test_client()

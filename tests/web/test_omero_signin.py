@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from platequeue.omero.websession import KEY_PREFIX as DJANGO_PREFIX
+from platequeue.omero._websession import KEY_PREFIX as DJANGO_PREFIX
 from tests.web.conftest import SignIn
 from web.sessions import KEY_PREFIX
 

@@ -7,9 +7,8 @@ import re
 
 from sqlalchemy import func, select
 
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Run
-from platequeue.omero.repo import pixel_dtype
+from platequeue.omero import pixel_dtype
+from platequeue.store import AuditEvent, Run, session_scope
 from tests.web.pages_fixtures import Web, csrf_of, finish_run, login, set_role, submit, web
 
 __all__ = ["web"]
@@ -184,7 +183,7 @@ def test_run_page_owner_other_user_and_operator(web: Web) -> None:
 def test_rerun_failed_button_and_errors(web: Web) -> None:
     from sqlalchemy import update
 
-    from platequeue.models import WellTask
+    from platequeue.store import WellTask
 
     run_id = submit(web.platform, "demo", web.demo_plate)
     finish_run(web.platform, run_id)
@@ -227,7 +226,7 @@ def test_ops_pages_by_role(web: Web) -> None:
 
 
 def test_queue_lists_workers_with_gpu(web: Web) -> None:
-    from platequeue import workers_registry
+    from platequeue.queue import liveness as workers_registry
 
     workers_registry.announce(web.platform.redis, "gpu0@node1",
                               {"queues": ["gpu"], "pid": 41, "gpu": "0"}, ttl=30)

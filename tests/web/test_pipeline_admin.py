@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from platequeue import pipeline_admin, runs
-from platequeue.db import session_scope
+from platequeue import runs
+from platequeue.accounts import pipeline_admin
 from platequeue.errors import Conflict
-from platequeue.models import AuditEvent
+from platequeue.store import AuditEvent, session_scope
 from tests.web.pages_fixtures import Web, login, set_role, web
 
 __all__ = ["web"]

@@ -10,9 +10,9 @@ import pytest
 import redis
 from sqlalchemy import func, select, update
 
-from platequeue import quotas, runs, tokens
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Run
+from platequeue import accounts, runs
+from platequeue.accounts import quotas, tokens
+from platequeue.store import AuditEvent, Run, session_scope
 from tests.web.pages_fixtures import Web, csrf_of, web
 
 __all__ = ["web"]
@@ -34,7 +34,7 @@ def _counts(w: Web) -> tuple[int, int, int]:
 
 def test_concurrent_runs_quota_on_the_api(web: Web) -> None:
     _limit(web, quota_concurrent_runs=2, quota_submissions_per_minute=100)
-    user = runs.ensure_user(web.platform, "demo")
+    user = accounts.ensure_user(web.platform, "demo")
     hdr = {"Authorization": "Bearer " + tokens.create(web.platform, user.id, name="q",
                                                       scope="submit", days=1)}
     c = web.app.test_client()
@@ -88,7 +88,7 @@ def test_rate_quota_refuses_the_next_submission_with_retry_time(web: Web) -> Non
 
 def test_sliding_window_frees_slots_as_they_age(web: Web) -> None:
     _limit(web, quota_concurrent_runs=100, quota_submissions_per_minute=2)
-    user = runs.ensure_user(web.platform, "demo")
+    user = accounts.ensure_user(web.platform, "demo")
     t0 = time.time()
     quotas.check_submit(web.platform, user, actor="t", now=t0)
     quotas.check_submit(web.platform, user, actor="t", now=t0 + 20)

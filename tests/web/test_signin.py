@@ -11,8 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from platequeue.db import session_scope
-from platequeue.models import User
+from platequeue.store import User, session_scope
 from tests.web.conftest import SignIn, SmallStack
 from web.sessions import KEY_PREFIX
 

@@ -1,0 +1,5 @@
+"""``python -m platequeue``: the command line."""
+
+from platequeue.cli import main
+
+main()

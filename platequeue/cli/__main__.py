@@ -1,0 +1,5 @@
+"""``python -m platequeue.cli``."""
+
+from platequeue.cli._common import main
+
+main()

@@ -1,0 +1,126 @@
+"""The demo and full fixture repositories, with ground truth.
+
+:func:`build_demo` creates the OMERO-shaped database and binary repository the
+platform falls back to when no OMERO database is configured; :func:`build_full`
+adds every storage kind and permission level for the tests.
+
+Example
+-------
+>>> m = build_demo("sqlite:////tmp/demo/omero.db", "/tmp/demo")  # doctest: +SKIP
+>>> m.plates[0].count("B3", 1)  # doctest: +SKIP
+14
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from platequeue.demo._builder import FixtureBuilder
+from platequeue.demo._manifest import DemoManifest
+from platequeue.omero import GROUP_LEVELS
+
+__all__ = ["FixtureBuilder", "build_demo", "build_full"]
+
+logger = logging.getLogger(__name__)
+
+
+def _engine(db: str | Engine) -> tuple[Engine, str | None]:
+    if isinstance(db, Engine):
+        return db, None
+    return create_engine(db), db
+
+
+def build_demo(
+    db: str | Engine,
+    data_dir: str | os.PathLike[str],
+    *,
+    plates: int = 1,
+    wells: int = 96,
+    fields: int = 2,
+    size: int = 256,
+    seed: int = 0,
+    count_range: tuple[int, int] = (1, 25),
+    full: bool = False,
+) -> DemoManifest:
+    """Create a demo OMERO database + repository and return (and write) its manifest.
+
+    *db* is a SQLAlchemy URL or engine on an **empty** database; *data_dir* gets
+    ``Pixels/`` plus ``manifest.json`` (with *full*, see :func:`build_full`).
+    *wells* is 96 (8 x 12) or 384 (16 x 24), or any count laid
+    out row by row on a 96-well plate.  The demo user is ``demo`` in the
+    read-annotate group ``demo-lab``; ``alice`` is a fellow member, ``lead`` its
+    leader, ``outsider`` a member of the private group ``other-lab`` (which owns
+    one small plate), ``facility`` an administrator.
+    """
+    engine, url = _engine(db)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    b = FixtureBuilder(engine, data_dir, seed=seed)
+    b.bootstrap()
+    lab = b.add_group("demo-lab", "read-annotate")
+    other = b.add_group("other-lab", "private")
+    demo = b.add_user("demo", groups=(lab,))
+    b.add_user("alice", groups=(lab,))
+    b.add_user("lead", leads=(lab,))
+    outsider = b.add_user("outsider", groups=(other,))
+    b.add_user("facility", admin=True)
+    rows, cols = (16, 24) if wells == 384 else (8, 12)
+    if wells > rows * cols or wells < 1:
+        raise ValueError(f"wells must be 1..{rows * cols}, got {wells}")
+    positions = [(i // cols, i % cols) for i in range(wells)]
+    scr = b.add_screen("Demo screen", owner=demo, group=lab)
+    for n in range(plates):
+        b.add_plate(f"Demo plate {n + 1}", owner=demo, group=lab, rows=rows, columns=cols,
+                    wells=positions, fields=fields, size=size, count_range=count_range,
+                    screen=scr)
+    b.add_plate("Other lab plate", owner=outsider, group=other, wells=[(0, 0), (0, 1)],
+                fields=1, size=96, count_range=(1, 3))
+    if full:
+        _add_full(b, demo_user=demo, lab=lab)
+    manifest = b.manifest(user="demo", group="demo-lab", db_url=url)
+    manifest.write()
+    if url is not None:
+        engine.dispose()
+    return manifest
+
+
+def build_full(
+    db: str | Engine, data_dir: str | os.PathLike[str], *, seed: int = 0, size: int = 256
+) -> DemoManifest:
+    """The demo (one 96-well plate of *size* px fields) plus everything the tests need.
+
+    Adds, for each of the five group levels (``private`` ... ``public``), a group
+    ``<level>-lab`` with users ``<level>-owner`` (member, owns plate
+    ``<level> plate``), ``<level>-member`` and ``<level>-leader``; a 384-well plate
+    with missing wells and three plate acquisitions; a float32 plate; and four plates
+    holding identical pixels, stored as ROMIO ``Pixels/<id>`` (``romio twin plate``), as
+    OME-TIFF (ManagedRepository), as ``Pixels/<id>_pyramid`` and as OME-Zarr (externalinfo).
+    """
+    return build_demo(db, data_dir, seed=seed, size=size, full=True)
+
+
+def _add_full(b: FixtureBuilder, *, demo_user: int, lab: int) -> None:
+    small = {"fields": 1, "size": 96, "count_range": (1, 3), "wells": [(0, 0), (0, 1)]}
+    for level in GROUP_LEVELS:
+        gid = b.add_group(f"{level}-lab", level)
+        owner = b.add_user(f"{level}-owner", groups=(gid,))
+        b.add_user(f"{level}-member", groups=(gid,))
+        b.add_user(f"{level}-leader", leads=(gid,))
+        b.add_plate(f"{level} plate", owner=owner, group=gid, **small)  # type: ignore[arg-type]
+    missing = {(r, c) for r in range(16) for c in range(24) if (r * 24 + c) % 11 == 5}
+    b.add_plate("384 plate with gaps", owner=demo_user, group=lab, rows=16, columns=24,
+                wells=[(r, c) for r in range(16) for c in range(24) if (r, c) not in missing],
+                fields=3, size=96, count_range=(1, 4), acquisitions=3)
+    four = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    b.add_plate("Float plate", owner=demo_user, group=lab, wells=four, fields=2, size=128,
+                count_range=(1, 8), pixels_type="float")
+    # The same pixels under every storage kind (one rng_key): measurements must agree.
+    twin = len(b.plates)
+    for backend in ("romio", "ometiff", "pyramid", "zarr"):
+        name = "romio twin plate" if backend == "romio" else f"{backend} plate"
+        b.add_plate(name, owner=demo_user, group=lab, wells=four, fields=2, size=128,
+                    count_range=(1, 8), backend=backend, rng_key=twin)

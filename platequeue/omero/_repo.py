@@ -1,0 +1,250 @@
+"""OMERO binary repository: path rules, pixel types and the ROMIO reader.
+
+``Pixels/<id>`` holds an image's raw pixels with no header, big-endian, always in
+XYZCT order, so the file is a C-ordered array of shape ``(T, C, Z, Y, X)`` and
+``np.memmap`` reads it without a copy.  Ids above 999 nest in ``Dir-XXX``
+folders (999 -> ``Pixels/999``, 1000 -> ``Pixels/Dir-001/1000``, 1234567 ->
+``Pixels/Dir-001/Dir-234/1234567``); ``Files/`` and ``Thumbnails/`` use the
+same rule.  A plane OMERO never wrote starts with the 64-byte pattern
+``0x80, 0x7F, 0x80, 0x7F, ...`` followed by zeros; reading one raises
+:class:`UnwrittenPlaneError`.
+
+Every path is resolved inside the repository root: ``..``, absolute paths and
+symlinks leading out are refused (:class:`UnsafePathError`) and logged.
+
+Example
+-------
+>>> romio_relpath(1234567)
+'Pixels/Dir-001/Dir-234/1234567'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from platequeue.omero._model import PixelsInfo
+
+logger = logging.getLogger(__name__)
+
+#: ``pixelstype.value`` -> NumPy dtype as stored on disk (big-endian).
+PIXEL_DTYPES: dict[str, np.dtype] = {
+    "int8": np.dtype("i1"),
+    "uint8": np.dtype("u1"),
+    "int16": np.dtype(">i2"),
+    "uint16": np.dtype(">u2"),
+    "int32": np.dtype(">i4"),
+    "uint32": np.dtype(">u4"),
+    "float": np.dtype(">f4"),
+    "double": np.dtype(">f8"),
+}
+
+#: First bytes of a plane that was allocated but never written (OMERO's null plane).
+NULL_PLANE_PATTERN = bytes([0x80, 0x7F] * 32)
+
+
+class UnsafePathError(ValueError):
+    """A path would leave the repository root."""
+
+
+class UnwrittenPlaneError(ValueError):
+    """A requested plane was never written by OMERO (null-plane pattern)."""
+
+
+class PixelsFileError(ValueError):
+    """A pixels file is missing or its size does not match the metadata."""
+
+
+def pixel_dtype(pixels_type: str) -> np.dtype:
+    """Big-endian NumPy dtype of an OMERO ``pixelstype.value``.
+
+    Raises ``ValueError`` for ``bit``, ``complex``, ``double-complex`` and unknown types.
+    """
+    try:
+        return PIXEL_DTYPES[pixels_type]
+    except KeyError:
+        raise ValueError(f"unsupported OMERO pixels type {pixels_type!r}") from None
+
+
+def nested_relpath(kind: str, obj_id: int) -> str:
+    """Repository-relative path of object *obj_id* under *kind* (``Pixels``, ``Files``...)."""
+    if obj_id < 0:
+        raise ValueError(f"negative id {obj_id}")
+    if kind not in {"Pixels", "Files", "Thumbnails"}:
+        raise ValueError(f"unknown repository folder {kind!r}")
+    dirs: list[str] = []
+    rest = obj_id
+    while rest > 999:
+        rest //= 1000
+        dirs.insert(0, f"Dir-{rest % 1000:03d}")
+    return "/".join([kind, *dirs, str(obj_id)])
+
+
+def romio_relpath(pixels_id: int) -> str:
+    """``Pixels/[Dir-XXX/...]<id>`` for a pixels id."""
+    return nested_relpath("Pixels", pixels_id)
+
+
+def safe_path(root: str | os.PathLike[str], relpath: str) -> Path:
+    """Join *relpath* to *root*, refusing anything that resolves outside *root*.
+
+    Absolute paths are accepted only when they already lie inside *root* (as an
+    ``externalinfo.lsid`` written by OMERO may); ``..`` components are refused
+    outright; symlinks are followed and must stay inside *root*.
+    """
+    root_path = _resolved_root(os.fspath(root))
+    rel = PurePosixPath(relpath)
+    if not relpath or "\x00" in relpath or ".." in rel.parts:
+        _refuse(root_path, relpath, "empty, NUL or '..' component")
+    if rel.is_absolute() or len(rel.parts) < 2:
+        resolved = (Path(relpath) if rel.is_absolute() else root_path / relpath).resolve()
+    else:
+        # The folder part (``Pixels/Dir-001/Dir-002``) is shared by up to a thousand files:
+        # resolve it once per process; the file itself is resolved only if it is a link.
+        folder = _resolved_folder(str(root_path), str(rel.parent))
+        resolved = folder / rel.name
+        if os.path.islink(resolved):
+            resolved = resolved.resolve()
+    if not resolved.is_relative_to(root_path):
+        _refuse(root_path, relpath, "outside the repository root")
+    return resolved
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved_root(root: str) -> Path:
+    """The repository root, resolved once per process (every field read checks against it)."""
+    return Path(root).resolve()
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_folder(root: str, folder: str) -> Path:
+    """A folder under the root, resolved (symlinks followed) once per process."""
+    return (Path(root) / folder).resolve()
+
+
+def _refuse(root: Path, relpath: str, why: str) -> None:
+    logger.warning("refused repository path %r under %s: %s", relpath, root, why)
+    raise UnsafePathError(f"refused path {relpath!r}: {why}")
+
+
+def romio_path(root: str | os.PathLike[str], pixels_id: int) -> Path:
+    """Absolute, checked path of ``Pixels/<id>`` under *root*."""
+    return safe_path(root, romio_relpath(pixels_id))
+
+
+def open_romio(root: str | os.PathLike[str], info: PixelsInfo) -> np.memmap:
+    """Memory-map ``Pixels/<id>`` read-only as ``(T, C, Z, Y, X)``, big-endian."""
+    dtype = pixel_dtype(info.pixels_type)
+    shape = (info.size_t, info.size_c, info.size_z, info.size_y, info.size_x)
+    path = romio_path(root, info.id)
+    expected = int(np.prod(shape)) * dtype.itemsize
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise PixelsFileError(f"image {info.image_id}: no ROMIO file {path}") from None
+    if size != expected:
+        raise PixelsFileError(
+            f"image {info.image_id}: {path} has {size} bytes, metadata says {expected}"
+        )
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+
+
+def _check_written(info: PixelsInfo, plane: np.ndarray, *, z: int, c: int, t: int) -> None:
+    raw = plane.reshape(-1)[: 2 * len(NULL_PLANE_PATTERN) // plane.itemsize].tobytes()
+    head = raw[: len(NULL_PLANE_PATTERN)]
+    tail = raw[len(NULL_PLANE_PATTERN) : 2 * len(NULL_PLANE_PATTERN)]
+    if head == NULL_PLANE_PATTERN and not any(tail):
+        raise UnwrittenPlaneError(
+            f"image {info.image_id} (pixels {info.id}): plane z={z} c={c} t={t} "
+            "was never written (OMERO null-plane pattern)"
+        )
+
+
+def check_index(info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> None:
+    for name, value, size in (("z", z, info.size_z), ("c", c, info.size_c), ("t", t, info.size_t)):
+        if not 0 <= value < size:
+            raise ValueError(f"{name}={value} out of range [0, {size}) for image {info.image_id}")
+
+
+def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0) -> np.ndarray:
+    """All channels and z-planes of timepoint *t*, shape ``(C, Z, Y, X)``.
+
+    Returns a read-only, zero-copy view of the memory map in the on-disk
+    (big-endian) dtype; consumers convert (``astype('=u2')``, ``float32``).
+    Only the first bytes of each plane are touched here, to detect planes that
+    were never written.
+    """
+    check_index(info, t=t)
+    field = open_romio(root, info)[t]
+    for c in range(info.size_c):
+        for z in range(info.size_z):
+            _check_written(info, field[c, z], z=z, c=c, t=t)
+    return field
+
+
+def read_field_native(
+    root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Timepoint *t* as a native-endian ``(C, Z, Y, X)`` array, read with one ``readinto``.
+
+    The field is contiguous in ``Pixels/<id>``, so this costs one kernel copy
+    plus an in-place byte swap of cache-hot data: the fast path when a
+    consumer needs native values anyway.  *out* may supply the buffer
+    (native dtype, that shape, C-contiguous) to avoid allocations.
+    """
+    check_index(info, t=t)
+    dtype = pixel_dtype(info.pixels_type)
+    shape = (info.size_c, info.size_z, info.size_y, info.size_x)
+    native = dtype.newbyteorder("=")
+    if out is None:
+        out = np.empty(shape, dtype=native)
+    elif out.shape != shape or out.dtype != native or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous {native} of shape {shape}")
+    path = romio_path(root, info.id)
+    nbytes = out.nbytes
+    expected = nbytes * info.size_t
+    swap = dtype.itemsize > 1 and not dtype.isnative
+    target: np.ndarray = _scratch(nbytes) if swap else out.reshape(-1).view(np.uint8)
+    with path.open("rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size != expected:
+            raise PixelsFileError(
+                f"image {info.image_id}: {path} has {size} bytes, metadata says {expected}")
+        fh.seek(t * nbytes)
+        got = fh.readinto(target.data)
+    if got != nbytes:
+        raise PixelsFileError(f"image {info.image_id}: short read of {path}")
+    on_disk = target.view(dtype).reshape(shape)
+    for c in range(info.size_c):
+        for z in range(info.size_z):
+            _check_written(info, on_disk[c, z], z=z, c=c, t=t)
+    if swap:  # a SIMD cast from the big-endian scratch: ~30 GB/s, far cheaper than byteswap
+        np.copyto(out, on_disk)
+    return out
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """A per-thread reusable byte buffer (avoids page faults on fresh allocations)."""
+    buf: np.ndarray | None = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        _SCRATCH.buf = buf
+    return buf[:nbytes]
+
+
+def read_plane(
+    root: str | os.PathLike[str], info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0
+) -> np.ndarray:
+    """One plane, shape ``(Y, X)``, as a zero-copy big-endian view."""
+    check_index(info, z=z, c=c, t=t)
+    plane = open_romio(root, info)[t, c, z]
+    _check_written(info, plane, z=z, c=c, t=t)
+    return plane
