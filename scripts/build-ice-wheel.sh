@@ -2,7 +2,7 @@
 # Build (once) and cache the zeroc-ice wheel omero-py needs, for this Python.
 #
 # omero-py needs zeroc-ice>=3.6.5,<3.7; PyPI has it only as a source archive that does not
-# build on Python >= 3.11. Two edits make it build (DESIGN.md §4):
+# build on Python >= 3.11. Two edits make it build:
 #   src/Slice.cpp: #include <eval.h>            -> #include <Python.h>
 #   src/Util.cpp:  PyThreadState_GET()->frame   -> PyEval_GetFrame()
 # Usage: scripts/build-ice-wheel.sh [WHEEL_DIR] (default ~/.cache/platequeue/wheels);

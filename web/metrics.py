@@ -1,4 +1,4 @@
-"""``GET /metrics``: the platform's Prometheus metrics (:mod:`platequeue.metrics`).
+"""``GET /metrics``: the platform's Prometheus metrics (:mod:`platequeue.ops.metrics`).
 
 Counts only, no names or ids of users' data; restrict it to the scraper at the proxy.
 """

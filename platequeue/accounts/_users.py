@@ -1,5 +1,5 @@
 """Platform accounts: roles (user, developer, operator, admin), changed only here so caches
-follow. ``developer`` is user rights plus custom steps (:mod:`platequeue.custom_steps`)."""
+follow. ``developer`` is user rights plus custom steps (:mod:`platequeue.runs.custom_steps`)."""
 
 from __future__ import annotations
 

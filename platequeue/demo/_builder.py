@@ -1,8 +1,8 @@
 """Insert OMERO rows and write pixel files with known ground truth.
 
 :class:`FixtureBuilder` writes rows into the OMERO schema subset
-(:mod:`platequeue.omero.schema`) and pixel files into a folder laid out like
-``/OMERO`` (writers in :mod:`platequeue.omero.formats`).  Ids are handed out per
+(:mod:`platequeue.demo.schema`) and pixel files into a folder laid out like
+``/OMERO`` (writers in :mod:`platequeue.demo.formats`).  Ids are handed out per
 table from :data:`ID_BASES` (pixels from 1000001, so ``Dir-XXX`` nesting is
 exercised); everything is deterministic for a seed.
 """

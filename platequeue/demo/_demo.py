@@ -39,7 +39,7 @@ def write_demo(settings: Settings, *, plates: int = 1, wells: int = 96, fields: 
     With *full* (the default) it also holds every group permission level, a 384-well
     plate with missing wells and three acquisitions, a float32 plate and the same pixels
     stored as ROMIO, OME-TIFF, pyramid and OME-Zarr
-    (:func:`platequeue.omero.fixture.build_full`).
+    (:func:`platequeue.demo.build_full`).
     """
     from platequeue.demo._fixture import build_demo
 

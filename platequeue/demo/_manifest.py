@@ -2,7 +2,7 @@
 
 A :class:`DemoManifest` lists the users, groups and plates the fixture created
 and, per plate, per well label and field, the number of nuclei drawn.  It is
-returned by :func:`platequeue.omero.fixture.build_demo` and written next to the
+returned by :func:`platequeue.demo.build_demo` and written next to the
 data as ``manifest.json``::
 
     {

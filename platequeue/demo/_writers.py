@@ -3,7 +3,7 @@
 * :func:`write_romio`: ``Pixels/<id>``, raw big-endian XYZCT (``(T, C, Z, Y, X)``).
 * :func:`null_plane` : the bytes of a plane OMERO allocated but never wrote.
 
-The OME-TIFF, pyramid and OME-Zarr writers live in :mod:`platequeue.omero.formats`.
+The OME-TIFF, pyramid and OME-Zarr writers live in :mod:`platequeue.demo.formats`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Confirm a read permission with the user's own OMERO session (where ``OMERO_HOST`` is set).
 
 The platform decides who may read what from OMERO's database
-(:mod:`platequeue.omero.permissions`); with a server configured it can also ask OMERO
+(:mod:`platequeue.omero._permissions`); with a server configured it can also ask OMERO
 itself, on the user's session, whether a plate is visible. omero-py is imported lazily
 (optional ``omero`` extra).
 """

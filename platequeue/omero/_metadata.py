@@ -2,8 +2,8 @@
 
 :class:`OmeroCatalog` runs plain SQL against OMERO's real table and column names,
 so it works on a production OMERO PostgreSQL database through a read-only role
-as well as on the fixture (:mod:`platequeue.omero.fixture`, SQLite or PostgreSQL).
-Per-user listings apply OMERO's read rules (:mod:`platequeue.omero.permissions`).
+as well as on the fixture (:mod:`platequeue.demo`, SQLite or PostgreSQL).
+Per-user listings apply OMERO's read rules (:mod:`platequeue.omero._permissions`).
 
 Example
 -------

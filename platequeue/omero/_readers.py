@@ -7,7 +7,7 @@ Sources are tried in the order omero-ms-image-region uses:
    (relative to the data root, or absolute inside it); level 0 is read.
 2. ``Pixels/<id>_pyramid``: a tiled BigTIFF with one level-0 page per plane in
    XYZCT order.
-3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero.repo`).
+3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
 4. The original file ``<repo root>/<pixels.path><pixels.name>``, where the repo
    root is the ``originalfile`` row with ``mimetype='Repository'`` and
    ``hash = pixels.repo``; TIFF-family files (OME-TIFF) are read with tifffile,

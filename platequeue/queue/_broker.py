@@ -41,7 +41,7 @@ def check_broker(settings: Settings) -> None:
 
 
 class EmbeddedRedis:
-    """A private redis-server on a Unix socket, with the settings DESIGN.md §3 asks for."""
+    """A private redis-server on a Unix socket, configured as a Celery broker needs."""
 
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path

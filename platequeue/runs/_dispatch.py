@@ -5,7 +5,7 @@ Rows are committed first (``dispatched_at`` stamped), messages are sent after co
 users are interleaved round robin, so one 384-well submission doesn't starve everyone else.
 A crash between commit and send leaves rows with an old ``dispatched_at`` and no message;
 the sweeper clears the stamp and the next dispatch sends them again (a duplicate message is
-harmless: the claim in :mod:`platequeue.wellwork` lets only one delivery run).
+harmless: the claim in :mod:`platequeue.runs._wellwork` lets only one delivery run).
 """
 
 from __future__ import annotations

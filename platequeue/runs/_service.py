@@ -1,4 +1,4 @@
-"""Run service: submit, cancel, rerun failed wells, status and results (DESIGN.md §3).
+"""Run service: submit, cancel, rerun failed wells, status and results.
 
 Every entry point checks OMERO's read rules for the plate before anything is written, and
 nothing is queued unless every check passed.
@@ -90,9 +90,9 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     """Validate everything, write the run and its well rows, commit, then dispatch.
 
     ``incremental``: wells whose inputs are unchanged since a successful run are skipped
-    and their measurements copied (:mod:`platequeue.incremental`).
+    and their measurements copied (:mod:`platequeue.runs.incremental`).
     ``custom_step``: a developer's own step artifact, run on every field after the
-    pipeline (:mod:`platequeue.custom_steps`); the run goes to the ``custom`` queue.
+    pipeline (:mod:`platequeue.runs.custom_steps`); the run goes to the ``custom`` queue.
     """
     user = ensure_user(platform, omename)
     plate = platform.catalog.plate(plate_id)
@@ -147,7 +147,7 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
 def attach_omero_session(platform: Platform, run_id: int, key: str, *,
                          opened_by_platform: bool = False) -> None:
     """Let a run carry an OMERO session key: kept in Redis only (never in the audit store),
-    kept alive by beat while the run is active (:mod:`platequeue.maintenance`)."""
+    kept alive by beat while the run is active (:mod:`platequeue.ops.maintenance`)."""
     from platequeue.omero import keepalive
 
     with session_scope(platform.audit) as s:

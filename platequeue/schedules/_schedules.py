@@ -1,7 +1,7 @@
 """User schedules: cron expressions in IANA time zones, validated, listed, and fired by beat.
 
-A schedule is a row in our own table (DESIGN.md §3): beat's one static entry calls
-:func:`platequeue.schedule_fire.tick` every minute. Times are computed on the local wall
+A schedule is a row in our own table (not a beat entry): beat's one static entry calls
+:func:`platequeue.schedules.tick` every minute. Times are computed on the local wall
 clock of the schedule's zone and stored in UTC (:func:`next_fire`): a local time skipped by
 a spring-forward jump fires right after the jump, and a local time repeated by a fall-back
 fires once.

@@ -53,7 +53,7 @@ class Role(enum.StrEnum):
     USER = "user"
     OPERATOR = "operator"
     ADMIN = "admin"
-    DEVELOPER = "developer"  # user rights plus custom steps (platequeue.custom_steps)
+    DEVELOPER = "developer"  # user rights plus custom steps (platequeue.runs.custom_steps)
 
 
 class User(Base):
