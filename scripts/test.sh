@@ -24,6 +24,7 @@ fi
 bash scripts/services.sh
 .venv/bin/ruff check .
 .venv/bin/mypy platequeue web workers pipelines beat
+.venv/bin/lint-imports
 set +e
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 rc=$?
