@@ -132,6 +132,28 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false)")
 
 
+def _gpu_memory_limit(env: Mapping[str, str]) -> str | None:
+    """``CUPY_GPU_MEMORY_LIMIT``: bytes (``8000000000``), a share of each GPU (``90%``) or a
+    fraction (``0.9``, read as ``90%``); unset or 0: no limit. GPU workers apply it to
+    CuPy's memory pool (:func:`pipelines.backend.set_gpu_memory_limit`)."""
+    raw = (env.get("CUPY_GPU_MEMORY_LIMIT") or "").strip()
+    if raw in ("", "0"):
+        return None
+    try:
+        if raw.endswith("%"):
+            share = float(raw[:-1]) / 100.0
+        elif raw.isdigit():
+            return raw
+        else:
+            share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share <= 1.0:
+        raise SettingsError(f"CUPY_GPU_MEMORY_LIMIT={raw!r} must be bytes, a percentage of "
+                            "each GPU (1% to 100%) or a fraction (0.9)")
+    return f"{share * 100:g}%"
+
+
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -245,7 +267,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_interval=_float(env, "SWEEP_INTERVAL", 30.0),
         worker_heartbeat_ttl=_int(env, "WORKER_HEARTBEAT_TTL", 15, minimum=3),
         worker_max_tasks_per_child=_int(env, "WORKER_MAX_TASKS_PER_CHILD", 200, minimum=1),
-        cupy_gpu_memory_limit=env.get("CUPY_GPU_MEMORY_LIMIT") or None,
+        cupy_gpu_memory_limit=_gpu_memory_limit(env),
         cuda_visible_devices=env.get("CUDA_VISIBLE_DEVICES"),
         requeue_after=_int(env, "REQUEUE_AFTER", 0, minimum=0),
         oauth=_oidc(env),

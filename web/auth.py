@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -43,7 +41,6 @@ bp = Blueprint("auth", __name__)
 ROLE_RANK = {Role.USER.value: 0, Role.DEVELOPER.value: 0, Role.OPERATOR.value: 1,
              Role.ADMIN.value: 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -187,17 +184,6 @@ def require(scope: str = "read", role: str | None = None) -> Identity:
     if role is not None and not ident.has_role(role):
         abort(403, f"this needs the {role} role; you are {ident.role}")
     return ident
-
-
-def requires(scope: str = "read", role: str | None = None) -> Callable[[F], F]:
-    """Route decorator form of :func:`require`."""
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            require(scope, role)
-            return view(*args, **kwargs)
-        return wrapped  # type: ignore[return-value]
-    return decorate
 
 
 def dev_login_allowed() -> bool:

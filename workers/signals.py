@@ -1,4 +1,5 @@
-"""Worker lifecycle: fresh DB engines after fork, a liveness key while the worker runs."""
+"""Worker lifecycle: fresh DB engines and the GPU memory cap after fork, a liveness key while
+the worker runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import redis
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
+from pipelines import backend
 from platequeue.ops import metrics
 from platequeue.platform import get_platform
 from platequeue.queue import liveness as workers_registry
@@ -22,6 +24,21 @@ _stop = threading.Event()
 @worker_process_init.connect
 def _fresh_engines(**_: Any) -> None:
     dispose_all()
+    limit_gpu_memory()
+
+
+def limit_gpu_memory() -> bool:
+    """Cap CuPy's memory pool at ``CUPY_GPU_MEMORY_LIMIT`` in a GPU worker's process (one
+    with a device in ``CUDA_VISIBLE_DEVICES``); returns whether a limit was set."""
+    settings = get_platform().settings
+    if not settings.cupy_gpu_memory_limit or not settings.cuda_visible_devices:
+        return False
+    if not backend.cupy_available():
+        log.warning("CUPY_GPU_MEMORY_LIMIT is set but CuPy or its GPU is unavailable; ignored")
+        return False
+    backend.set_gpu_memory_limit(settings.cupy_gpu_memory_limit)
+    log.info("CuPy memory pool limited to %s per GPU", settings.cupy_gpu_memory_limit)
+    return True
 
 
 def _queues(consumer: Any) -> list[str]:

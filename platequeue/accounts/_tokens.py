@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from platequeue.platform import Platform
-from platequeue.store import ApiToken, User, affected, session_scope, utcnow
+from platequeue.store import ApiToken, User, session_scope, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,3 @@ def revoke(platform: Platform, token_id: int, *, user_id: int | None = None) -> 
     invalidate(platform)
     return True
 
-
-def purge_expired(platform: Platform) -> int:
-    """Delete expired tokens (beat's housekeeping); returns how many."""
-    with session_scope(platform.audit) as s:
-        return affected(s.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow())))

@@ -14,7 +14,6 @@ from platequeue.queue._celery import celery_config, create_celery
 from platequeue.queue._liveness import alive, announce, gpu_workers_up, retire
 from platequeue.queue._names import (
     CLEANUP_TASK,
-    FINALIZE_TASK,
     KEEPALIVE_TASK,
     QUEUES,
     RETENTION_TASK,
@@ -28,7 +27,6 @@ from platequeue.queue._telemetry import record_wells
 
 __all__ = [
     "CLEANUP_TASK",
-    "FINALIZE_TASK",
     "KEEPALIVE_TASK",
     "QUEUES",
     "RETENTION_TASK",

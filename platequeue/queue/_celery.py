@@ -6,7 +6,6 @@ from celery import Celery
 
 from platequeue.queue._names import (
     CLEANUP_TASK,
-    FINALIZE_TASK,
     KEEPALIVE_TASK,
     RETENTION_TASK,
     SCHEDULES_TASK,
@@ -43,7 +42,6 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "result_expires": 3600,
         "task_default_queue": Queue.CPU.value,
         "task_routes": {
-            FINALIZE_TASK: {"queue": Queue.MAINT.value},
             WRITEBACK_TASK: {"queue": Queue.MAINT.value},
             SWEEP_TASK: {"queue": Queue.MAINT.value},
             CLEANUP_TASK: {"queue": Queue.MAINT.value},

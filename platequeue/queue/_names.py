@@ -17,7 +17,6 @@ QUEUES: tuple[str, ...] = tuple(q.value for q in Queue)
 """Every queue, in the order operators see them."""
 
 WELL_TASK = "platequeue.well"
-FINALIZE_TASK = "platequeue.finalize"
 WRITEBACK_TASK = "platequeue.writeback"
 SWEEP_TASK = "platequeue.sweep"
 CLEANUP_TASK = "platequeue.cleanup"
