@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pipelines.backend import array_namespace, is_gpu_array, to_host
 from pipelines.errors import PipelineError, PipelineParamError
-from pipelines.ops import OPS
+from pipelines.ops import LABEL_OPS, OPS, Labels
 from pipelines.params import Param
 from pipelines.spec import spec_hash, validate_spec
 
@@ -169,6 +169,105 @@ class Pipeline:
             Called around each step.
         """
         values = self.resolve_params(params)
+        slots = self._slots(field, channels, values, aux)
+        features: dict[str, Any] = {}
+        for step in self._spec["steps"]:
+            self._run_step(step, slots, features, values, timer)
+        return _to_floats(features)
+
+    def run_until(
+        self,
+        field: Any,
+        step_id: str | None,
+        *,
+        channels: Sequence[str] = (),
+        params: Mapping[str, object] | None = None,
+    ) -> dict[str, Any]:
+        """Run the image steps up to and including ``step_id``; return every slot so far.
+
+        Steps that emit features (the final aggregation) are skipped: only slots are made
+        (images, label images, per-object tables).
+
+        Parameters
+        ----------
+        field : array, shape (C, Z, Y, X)
+            NumPy (any byte order) or CuPy; computed on its backend.
+        step_id : str or None
+            The ``id`` of a step of this pipeline; None runs no step (the channel roles only).
+        channels : sequence of str
+            Channel names in order (may be empty: roles then map by index).
+        params : mapping
+            Overrides or the output of :meth:`resolve_params`.
+
+        Returns
+        -------
+        dict of str to array or Labels
+            Each channel role's (Z, Y, X) stack, native-endian, and the ``output`` of every
+            step run, by slot name.
+
+        Raises
+        ------
+        PipelineError
+            ``step_id`` is not a step of this pipeline, or the field does not fit it.
+        """
+        steps = self._spec["steps"]
+        ids = [s["id"] for s in steps]
+        if step_id is not None and step_id not in ids:
+            raise PipelineError(f"pipeline {self.name!r} has no step {step_id!r} "
+                                f"(steps: {', '.join(ids)})")
+        values = self.resolve_params(params)
+        slots = self._slots(field, channels, values, None)
+        unused: dict[str, Any] = {}
+        for step in steps[:0 if step_id is None else ids.index(step_id) + 1]:
+            if not OPS[step["op"]].features:
+                self._run_step(step, slots, unused, values, None)
+        return slots
+
+    def label_step(self) -> str | None:
+        """The ``id`` of the last step that makes a label image (None: it segments nothing)."""
+        found = [s["id"] for s in self._spec["steps"] if s["op"] in LABEL_OPS]
+        return found[-1] if found else None
+
+    def labels(
+        self,
+        field: Any,
+        *,
+        channels: Sequence[str] = (),
+        params: Mapping[str, object] | None = None,
+    ) -> Any | None:
+        """The pipeline's segmentation of one field: its last label image.
+
+        Parameters
+        ----------
+        field : array, shape (C, Z, Y, X)
+            NumPy (any byte order) or CuPy; computed on its backend.
+        channels : sequence of str
+            Channel names in order (may be empty: roles then map by index).
+        params : mapping
+            Overrides or the output of :meth:`resolve_params`.
+
+        Returns
+        -------
+        array of int, shape (Y, X), or None
+            The output of :meth:`label_step` (0 is background) on the field's backend;
+            None when the pipeline has no labelling step.
+        """
+        step_id = self.label_step()
+        if step_id is None:
+            return None
+        return self.labels_in(self.run_until(field, step_id, channels=channels, params=params))
+
+    def labels_in(self, slots: Mapping[str, Any]) -> Any | None:
+        """The label image of :meth:`label_step` among slots :meth:`run_until` returned
+        (None when the pipeline has no labelling step or it has not run)."""
+        step_id = self.label_step()
+        step = next((s for s in self._spec["steps"] if s["id"] == step_id), None)
+        out = slots.get(step["output"]) if step is not None else None
+        return out.array if isinstance(out, Labels) else out
+
+    def _slots(self, field: Any, channels: Sequence[str], values: Mapping[str, object],
+               aux: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Each channel role's plane stack (native-endian) plus ``aux``, on one backend."""
         if getattr(field, "ndim", None) != 4:
             raise PipelineError(f"field must have shape (C, Z, Y, X), got "
                                 f"shape {getattr(field, 'shape', None)}")
@@ -183,10 +282,7 @@ class Pipeline:
             if not plane.dtype.isnative:
                 plane = plane.astype(plane.dtype.newbyteorder("="))
             slots[role] = xp.asarray(plane)
-        features: dict[str, Any] = {}
-        for step in self._spec["steps"]:
-            self._run_step(step, slots, features, values, timer)
-        return _to_floats(features)
+        return slots
 
     def _run_step(self, step: Mapping[str, Any], slots: dict[str, Any],
                   features: dict[str, Any], values: Mapping[str, object],

@@ -28,6 +28,10 @@ class Labels(NamedTuple):
     n: int
 
 
+LABEL_OPS = frozenset({"label", "remove_small_objects", "watershed_split"})
+"""Operations whose output is a label image (:class:`Labels`)."""
+
+
 @dataclass(frozen=True)
 class Op:
     """A step operation: inputs, declared parameters and the adapter that runs it."""

@@ -12,16 +12,13 @@ import math
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from pipelines.engine import Pipeline
-from pipelines.ops import OPS, Labels
 
 MAX_SIDE = 768
 OUTLINE = (255, 214, 0)
-LABEL_OPS = ("label", "remove_small_objects", "watershed_split")
 
 
 def png_rgb(img: np.ndarray) -> bytes:
@@ -55,25 +52,12 @@ def segment(pipe: Pipeline, field: np.ndarray, *, channels: Sequence[str],
     plane : ndarray, shape (Y, X)
     labels : ndarray of int, shape (Y, X); zeros when the pipeline labels nothing.
     """
-    values = pipe.resolve_params(params)
-    spec = pipe.spec
-    slots: dict[str, Any] = {}
-    for role in spec["channels"]:
-        idx = pipe._channel_index(role, channels, field.shape[0], values[f"channels.{role}"])
-        slots[role] = np.asarray(field[idx])
-    first = next(iter(spec["channels"]))
-    plane = slots[first].max(axis=0)
-    steps = spec["steps"]
-    last = max((i for i, s in enumerate(steps) if s["op"] in LABEL_OPS), default=-1)
-    labels: np.ndarray = np.zeros(plane.shape, dtype=np.int32)
-    features: dict[str, Any] = {}
-    for step in steps[:last + 1]:
-        if OPS[step["op"]].features:
-            continue
-        pipe._run_step(step, slots, features, values, None)
-        out = slots.get(step.get("output", ""))
-        if isinstance(out, Labels):
-            labels = np.asarray(out.array)
+    first = next(iter(pipe.spec["channels"]))
+    slots = pipe.run_until(field, pipe.label_step(), channels=channels, params=params)
+    plane = np.asarray(slots[first]).max(axis=0)
+    found = pipe.labels_in(slots)
+    labels = (np.asarray(found) if found is not None
+              else np.zeros(plane.shape, dtype=np.int32))
     return plane, labels
 
 
