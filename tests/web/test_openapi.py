@@ -128,7 +128,7 @@ def _fuzz(op: Any, headers: dict[str, str], doc: dict[str, Any],
     strategies = st.one_of(*choices)
 
     # A cron expression's meaning (field ranges, names) is not expressible in JSON Schema:
-    # a schema-valid but meaningless one is rightly a 422 (tests/beat covers that), so the
+    # a schema-valid but meaningless one is rightly a 422 (tests/ops/test_web_ops.py), so the
     # "schema-valid data must be accepted" check is off for that one operation.
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 

@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from platequeue import accounts, runs
 from platequeue.accounts import tokens
 from platequeue.testing import free_port
-from tests.beat._support import FAR_CRON
 from tests.conftest import wait_for
+from tests.schedules._support import FAR_CRON
 from tests.web.pages_fixtures import Web, csrf_of, login, web  # noqa: F401
 
 

@@ -14,8 +14,8 @@ from platequeue.ops import maintenance
 from platequeue.platform import Platform, set_platform
 from platequeue.settings import load_settings
 from platequeue.store import ApiToken, AuditEvent, Measurement, Run, WellTask, session_scope, utcnow
-from tests.beat._support import FAR_CRON, audits, make_due
 from tests.conftest import Stack
+from tests.schedules._support import FAR_CRON, audits, make_due
 
 
 def test_expired_tokens_removed_exactly(stack: Stack) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import update
 from platequeue import schedules
 from platequeue.errors import Forbidden, Invalid
 from platequeue.store import Run, Schedule, session_scope, utcnow
-from tests.beat._support import FAR_CRON, audits, make_due, runs_of
 from tests.conftest import Stack, wait_for
+from tests.schedules._support import FAR_CRON, audits, make_due, runs_of
 
 
 def _utc(*args: int) -> datetime:
