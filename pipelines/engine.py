@@ -1,4 +1,8 @@
-"""Run a validated pipeline spec on one field, on the field's own backend."""
+"""Run a validated pipeline spec on one field, on the field's own backend.
+
+Over 300 lines because :class:`Pipeline` is one interpreter of the spec (parameters,
+channel roles, steps); about a third of it is the numpydoc of its public methods.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ so it works on a production OMERO PostgreSQL database through a read-only role
 as well as on the fixture (:mod:`platequeue.demo`, SQLite or PostgreSQL).
 Per-user listings apply OMERO's read rules (:mod:`platequeue.omero._permissions`).
 
+Over 300 lines on purpose: it is one class, and each method is one SQL statement against
+OMERO's schema; keeping every query in one place is what lets a reader check them all
+against OMERO's real tables at once.
+
 Example
 -------
 >>> cat = OmeroCatalog(engine)                                  # doctest: +SKIP
