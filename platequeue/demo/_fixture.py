@@ -96,9 +96,10 @@ def build_full(
     Adds, for each of the five group levels (``private`` ... ``public``), a group
     ``<level>-lab`` with users ``<level>-owner`` (member, owns plate
     ``<level> plate``), ``<level>-member`` and ``<level>-leader``; a 384-well plate
-    with missing wells and three plate acquisitions; a float32 plate; and four plates
+    with missing wells and three plate acquisitions; a float32 plate; and five plates
     holding identical pixels, stored as ROMIO ``Pixels/<id>`` (``romio twin plate``), as
-    OME-TIFF (ManagedRepository), as ``Pixels/<id>_pyramid`` and as OME-Zarr (externalinfo).
+    OME-TIFF (ManagedRepository), as a JPEG-2000 ``Pixels/<id>_pyramid`` (lossless) and as
+    OME-Zarr (externalinfo), NGFF 0.4 (``zarr plate``) and 0.5 (``zarr 0.5 plate``).
     """
     return build_demo(db, data_dir, seed=seed, size=size, full=True)
 
@@ -120,7 +121,8 @@ def _add_full(b: FixtureBuilder, *, demo_user: int, lab: int) -> None:
                 count_range=(1, 8), pixels_type="float")
     # The same pixels under every storage kind (one rng_key): measurements must agree.
     twin = len(b.plates)
-    for backend in ("romio", "ometiff", "pyramid", "zarr"):
-        name = "romio twin plate" if backend == "romio" else f"{backend} plate"
+    for backend in ("romio", "ometiff", "pyramid", "zarr", "zarr-0.5"):
+        name = "romio twin plate" if backend == "romio" else \
+            f"{backend.replace('-', ' ')} plate"
         b.add_plate(name, owner=demo_user, group=lab, wells=four, fields=2, size=128,
                     count_range=(1, 8), backend=backend, rng_key=twin)

@@ -2,19 +2,24 @@
 
 Sources are tried in the order omero-ms-image-region uses:
 
-1. OME-Zarr, when the image's ``externalinfo`` has entitytype
-   ``com.glencoesoftware.ngff:multiscales``; ``lsid`` is the multiscales path
-   (relative to the data root, or absolute inside it); level 0 is read.
-2. ``Pixels/<id>_pyramid``: a tiled BigTIFF with one level-0 page per plane in
-   XYZCT order.
+1. OME-Zarr (NGFF 0.4 on zarr v2, or 0.5 on zarr v3), when the image's ``externalinfo``
+   has entitytype ``com.glencoesoftware.ngff:multiscales``; ``lsid`` is the multiscales
+   path (relative to the data root, or absolute); level 0 is read
+   (:mod:`platequeue.omero.ngff`).
+2. ``Pixels/<id>_pyramid``: OMERO's pyramid, a BigTIFF of JPEG-2000 tiles, one IFD per
+   plane in XYZCT order (:mod:`platequeue.omero.tiffs`).
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
 4. The original file ``<repo root>/<pixels.path><pixels.name>``, where the repo
    root is the ``originalfile`` row with ``mimetype='Repository'`` and
    ``hash = pixels.repo``; TIFF-family files (OME-TIFF) are read with tifffile,
    series ``image.series``.
 
-Only the requested planes' bytes (plus headers) are read.  ROMIO returns a
-big-endian zero-copy view, the others native-endian arrays: consumers convert.
+Every file opened, at any depth (the source itself, an NGFF dataset and its chunks, the
+files an OME-TIFF names), must resolve under the allowed roots
+(:class:`~platequeue.omero.roots.AllowedRoots`: the data dir plus the in-place roots);
+otherwise the read is refused, logged, and the well fails.  Only the requested planes'
+bytes (plus headers) are read.  ROMIO returns a big-endian zero-copy view, the others
+native-endian arrays: consumers convert.
 
 Example
 -------
@@ -29,16 +34,15 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import tifffile
-import zarr
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from platequeue.omero import _repo as repo
+from platequeue.omero import ngff, tiffs
 from platequeue.omero._model import PixelsInfo
+from platequeue.omero.roots import AllowedRoots
 
 logger = logging.getLogger(__name__)
 
@@ -61,34 +65,55 @@ class RepositoryReader:
     """Reads fields and planes under *root* (the local mount of ``/OMERO``)."""
 
     def __init__(
-        self, root: str | os.PathLike[str], repo_roots: Mapping[str, str] | None = None
+        self, root: str | os.PathLike[str], repo_roots: Mapping[str, str] | None = None,
+        *, roots: AllowedRoots | None = None,
     ) -> None:
         self.root = Path(root)
         self.repo_roots = dict(repo_roots or {})
+        self.roots = roots if roots is not None else AllowedRoots(self.root)
 
     def source(self, info: PixelsInfo) -> tuple[Source, Path]:
-        """Which source serves *info*, and its path (first match in OMERO's order)."""
-        # Existence is probed on the plain joined paths (one stat each); only the source
-        # chosen is resolved and checked against the root (symlinks out are refused then).
+        """Which source serves *info*, and its resolved path (first match in OMERO's order).
+
+        Existence is probed on the plain joined paths (one stat each); only the source
+        chosen is resolved and checked against the allowed roots.
+        """
+        image = info.image_id
         if info.ngff_path:
-            path = repo.safe_path(self.root, info.ngff_path)
+            path = self._row_path(info.ngff_path, image, "OME-Zarr")
             if path.is_dir():
-                return Source.NGFF, path
-            logger.warning("image %s: OME-Zarr %s missing, falling back", info.image_id, path)
+                return Source.NGFF, self.roots.resolve(path, image=image, what="OME-Zarr")
+            logger.warning("image %s: OME-Zarr %s missing, falling back", image, path)
         relpath = repo.romio_relpath(info.id)
         if os.path.isfile(self.root / (relpath + "_pyramid")):
-            return Source.PYRAMID, repo.safe_path(self.root, relpath + "_pyramid")
+            return Source.PYRAMID, self.roots.resolve(self.root / (relpath + "_pyramid"),
+                                                      image=image, what="pyramid")
         if os.path.lexists(self.root / relpath):  # an unreadable entry must fail as OSError
-            return Source.ROMIO, self.root / relpath  # read_field* check it against the root
+            return Source.ROMIO, self.roots.resolve(self.root / relpath, image=image,
+                                                    what="ROMIO file")
         if info.path is not None and info.name and info.repo:
             root_name = self.repo_roots.get(info.repo)
             if root_name is None:
-                raise repo.PixelsFileError(
-                    f"image {info.image_id}: unknown repository {info.repo!r}")
-            path = repo.safe_path(self.root, f"{root_name}/{info.path}{info.name}")
+                raise repo.PixelsFileError(f"image {image}: unknown repository {info.repo!r}")
+            path = self._row_path(f"{root_name}/{info.path}{info.name}", image, "original file")
             if path.is_file():
-                return Source.ORIGINAL, path
-        raise repo.PixelsFileError(f"image {info.image_id}: no pixels found under {self.root}")
+                return Source.ORIGINAL, self.roots.resolve(path, image=image,
+                                                           what="original file")
+        raise repo.PixelsFileError(f"image {image}: no pixels found under {self.root}")
+
+    def _row_path(self, value: str, image: int, what: str) -> Path:
+        """A path from a database row: relative to the data dir (no ``..``) or absolute."""
+        if value.startswith("/"):
+            return self.roots.resolve(value, image=image, what=what)
+        return self.roots.join(self.root, value, image=image, what=what)
+
+    def input_files(self, info: PixelsInfo) -> tuple[Source, list[tuple[str, Path]]]:
+        """The source of *info* and the files a read of it depends on, as (name, path):
+        what an incremental run's fingerprint covers."""
+        kind, path = self.source(info)
+        if kind is Source.NGFF:
+            return kind, list(ngff.array_files(path, self.roots, info.image_id))
+        return kind, [(path.name, path)]
 
     def open_field(self, info: PixelsInfo, *, t: int = 0, native: bool = False,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -101,61 +126,30 @@ class RepositoryReader:
         kind, path = self.source(info)
         if kind is Source.ROMIO:
             if native:
-                return repo.read_field_native(self.root, info, t=t, out=out)
-            return repo.read_field(self.root, info, t=t)
+                return repo.read_field_native(self.root, info, t=t, out=out, path=path)
+            return repo.read_field(self.root, info, t=t, path=path)
         repo.check_index(info, t=t)
         if kind is Source.NGFF:
-            return _ngff_read(path, t)
-        planes = [[self._tiff_plane(kind, path, info, z=z, c=c, t=t)
-                   for z in range(info.size_z)] for c in range(info.size_c)]
-        return np.stack([np.stack(zs) for zs in planes])
+            return ngff.read(path, self.roots, info, t)
+        planes = [(c, z) for c in range(info.size_c) for z in range(info.size_z)]
+        field = np.stack(self._tiff_planes(kind, path, info, t, planes))
+        return field.reshape(info.size_c, info.size_z, info.size_y, info.size_x)
 
     def read_plane(self, info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> np.ndarray:
         """One plane, shape ``(Y, X)``."""
         kind, path = self.source(info)
         if kind is Source.ROMIO:
-            return repo.read_plane(self.root, info, z=z, c=c, t=t)
+            return repo.read_plane(self.root, info, z=z, c=c, t=t, path=path)
         repo.check_index(info, z=z, c=c, t=t)
         if kind is Source.NGFF:
-            return _ngff_read(path, t, c, z)
-        return self._tiff_plane(kind, path, info, z=z, c=c, t=t)
+            return ngff.read(path, self.roots, info, t, c, z)
+        return self._tiff_planes(kind, path, info, t, [(c, z)])[0]
 
-    def _tiff_plane(self, kind: Source, path: Path, info: PixelsInfo, *, z: int, c: int,
-                    t: int) -> np.ndarray:
-        with tifffile.TiffFile(path) as tf:
-            if kind is Source.PYRAMID:
-                page = tf.pages[(t * info.size_c + c) * info.size_z + z]
-                return np.asarray(page.asarray())
-            series = tf.series[info.series]
-            axes = series.get_axes(False)
-            shape = series.get_shape(False)
-            index = 0
-            for ax, n in zip(axes, shape, strict=True):
-                if ax in "YXS":
-                    continue
-                index = index * n + {"T": t, "C": c, "Z": z}.get(ax, 0)
-            return np.asarray(series.pages[index].asarray())  # type: ignore[union-attr]
-
-
-def _ngff_read(path: Path, t: int, c: int | None = None, z: int | None = None) -> np.ndarray:
-    """Level 0 of the multiscales at *path*: the (C, Z, Y, X) field, or one (Y, X) plane."""
-    group = zarr.open_group(path, mode="r")
-    attrs: dict[str, Any] = dict(group.attrs.asdict())
-    ms: dict[str, Any] = attrs["multiscales"][0]
-    axes: list[str] = [a["name"] if isinstance(a, dict) else a for a in ms.get("axes", "tczyx")]
-    arr = zarr.open_array(path / str(ms["datasets"][0]["path"]), mode="r")
-    pick = {"t": t, "c": c, "z": z}
-    sel: tuple[Any, ...] = tuple(
-        slice(None) if pick.get(ax) is None else pick[ax] for ax in axes)
-    data = np.asarray(arr[sel])
-    if c is not None and z is not None:
-        return data
-    kept = [ax for ax in axes if ax != "t"]
-    for ax in ("c", "z"):
-        if ax not in kept:
-            data = data[np.newaxis]
-            kept.insert(0, ax)
-    return np.transpose(data, [kept.index(ax) for ax in ("c", "z", "y", "x")])
+    def _tiff_planes(self, kind: Source, path: Path, info: PixelsInfo, t: int,
+                     planes: tiffs.Planes) -> list[np.ndarray]:
+        if kind is Source.PYRAMID:
+            return tiffs.read_pyramid(path, info, t, planes)
+        return tiffs.read_ometiff(path, self.roots, info, t, planes)
 
 
 def open_field(
@@ -164,6 +158,8 @@ def open_field(
     *,
     t: int = 0,
     repo_roots: Mapping[str, str] | None = None,
+    roots: AllowedRoots | None = None,
 ) -> np.ndarray:
-    """``RepositoryReader(root, repo_roots).open_field(info, t=t)``: shape ``(C, Z, Y, X)``."""
-    return RepositoryReader(root, repo_roots).open_field(info, t=t)
+    """``RepositoryReader(root, repo_roots, roots=roots).open_field(info, t=t)``:
+    shape ``(C, Z, Y, X)``."""
+    return RepositoryReader(root, repo_roots, roots=roots).open_field(info, t=t)

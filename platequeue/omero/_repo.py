@@ -60,6 +60,10 @@ class PixelsFileError(ValueError):
     """A pixels file is missing or its size does not match the metadata."""
 
 
+class CorruptPixelsError(PixelsFileError):
+    """A pixels file's bytes do not decode (a corrupt chunk or tile): permanent, not retried."""
+
+
 def pixel_dtype(pixels_type: str) -> np.dtype:
     """Big-endian NumPy dtype of an OMERO ``pixelstype.value``.
 
@@ -137,11 +141,16 @@ def romio_path(root: str | os.PathLike[str], pixels_id: int) -> Path:
     return safe_path(root, romio_relpath(pixels_id))
 
 
-def open_romio(root: str | os.PathLike[str], info: PixelsInfo) -> np.memmap:
-    """Memory-map ``Pixels/<id>`` read-only as ``(T, C, Z, Y, X)``, big-endian."""
+def open_romio(root: str | os.PathLike[str], info: PixelsInfo,
+               path: Path | None = None) -> np.memmap:
+    """Memory-map ``Pixels/<id>`` read-only as ``(T, C, Z, Y, X)``, big-endian.
+
+    *path*, when given, is the file already resolved and checked by the caller
+    (:class:`~platequeue.omero.roots.AllowedRoots`); otherwise ``Pixels/<id>`` under *root*.
+    """
     dtype = pixel_dtype(info.pixels_type)
     shape = (info.size_t, info.size_c, info.size_z, info.size_y, info.size_x)
-    path = romio_path(root, info.id)
+    path = path if path is not None else romio_path(root, info.id)
     expected = int(np.prod(shape)) * dtype.itemsize
     try:
         size = path.stat().st_size
@@ -171,7 +180,8 @@ def check_index(info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> None
             raise ValueError(f"{name}={value} out of range [0, {size}) for image {info.image_id}")
 
 
-def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0) -> np.ndarray:
+def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0,
+               path: Path | None = None) -> np.ndarray:
     """All channels and z-planes of timepoint *t*, shape ``(C, Z, Y, X)``.
 
     Returns a read-only, zero-copy view of the memory map in the on-disk
@@ -180,7 +190,7 @@ def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0) ->
     were never written.
     """
     check_index(info, t=t)
-    field = open_romio(root, info)[t]
+    field = open_romio(root, info, path)[t]
     for c in range(info.size_c):
         for z in range(info.size_z):
             _check_written(info, field[c, z], z=z, c=c, t=t)
@@ -188,7 +198,8 @@ def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0) ->
 
 
 def read_field_native(
-    root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0, out: np.ndarray | None = None
+    root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0, out: np.ndarray | None = None,
+    path: Path | None = None,
 ) -> np.ndarray:
     """Timepoint *t* as a native-endian ``(C, Z, Y, X)`` array, read with one ``readinto``.
 
@@ -205,7 +216,7 @@ def read_field_native(
         out = np.empty(shape, dtype=native)
     elif out.shape != shape or out.dtype != native or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous {native} of shape {shape}")
-    path = romio_path(root, info.id)
+    path = path if path is not None else romio_path(root, info.id)
     nbytes = out.nbytes
     expected = nbytes * info.size_t
     swap = dtype.itemsize > 1 and not dtype.isnative
@@ -241,10 +252,11 @@ def _scratch(nbytes: int) -> np.ndarray:
 
 
 def read_plane(
-    root: str | os.PathLike[str], info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0
+    root: str | os.PathLike[str], info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0,
+    path: Path | None = None,
 ) -> np.ndarray:
     """One plane, shape ``(Y, X)``, as a zero-copy big-endian view."""
     check_index(info, z=z, c=c, t=t)
-    plane = open_romio(root, info)[t, c, z]
+    plane = open_romio(root, info, path)[t, c, z]
     _check_written(info, plane, z=z, c=c, t=t)
     return plane
