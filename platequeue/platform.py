@@ -67,10 +67,15 @@ class Platform:
     @cached_property
     def reader(self) -> RepositoryReader:
         """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
-        original file), in omero-ms-image-region's order."""
+        original file), in omero-ms-image-region's order, read only under the allowed roots
+        (the data dir and ``OMERO_INPLACE_ROOTS``)."""
         from platequeue.omero import RepositoryReader, repository_roots
+        from platequeue.omero.roots import AllowedRoots
 
-        return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero))
+        roots = AllowedRoots(self.settings.omero_data_dir,
+                             extra=self.settings.omero_inplace_roots)
+        return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero),
+                                roots=roots)
 
     def read_field(self, pixels: PixelsInfo, *, native: bool = False) -> np.ndarray:
         """One field (C, Z, Y, X) of an image, straight from the binary repository.

@@ -98,6 +98,8 @@ class Settings:
     schedule_tick_interval: float = 60.0  # beat's schedules entry; tests shorten it
     # Custom steps (dill-serialised step functions of developer-role users): off by default.
     custom_steps: bool = False
+    # Extra read-only roots pixels may be read from (in-place imports: instrument storage).
+    omero_inplace_roots: tuple[Path, ...] = ()
 
     @property
     def visibility_timeout(self) -> int:
@@ -188,6 +190,19 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     if scheme not in schemes:
         raise SettingsError(f"{name} must be a {'/'.join(schemes)} URL, got scheme {scheme!r}")
     return raw.strip()
+
+
+def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    """A colon-separated list of absolute folders (like ``PATH``); empty entries ignored."""
+    out: list[Path] = []
+    for part in (env.get(name) or "").split(":"):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.startswith("/"):
+            raise SettingsError(f"{name}: {part!r} is not an absolute path")
+        out.append(Path(part))
+    return tuple(out)
 
 
 def _oidc(env: Mapping[str, str]) -> OidcSettings:
@@ -281,6 +296,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         omero_keepalive_interval=_int(env, "OMERO_KEEPALIVE_INTERVAL", 300, minimum=10),
         schedule_tick_interval=_float(env, "SCHEDULE_TICK_INTERVAL", 60.0),
         custom_steps=_bool(env, "CUSTOM_STEPS", False),
+        omero_inplace_roots=_paths(env, "OMERO_INPLACE_ROOTS"),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")

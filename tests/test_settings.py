@@ -29,7 +29,15 @@ def test_oidc_needs_endpoints_when_a_client_is_set() -> None:
     ({"QUOTA_CONCURRENT_RUNS": "0"}, "QUOTA_CONCURRENT_RUNS=0 must be at least 1"),
     ({"SESSION_TTL": "ten"}, "SESSION_TTL='ten' is not an integer"),
     ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS=-1 must be at least 0"),
+    ({"OMERO_INPLACE_ROOTS": "/mnt/a:relative/b"},
+     "OMERO_INPLACE_ROOTS: 'relative/b' is not an absolute path"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(env)
+
+
+def test_inplace_roots_are_a_colon_separated_list() -> None:
+    assert load_settings({}).omero_inplace_roots == ()
+    got = load_settings({"OMERO_INPLACE_ROOTS": "/mnt/a: /mnt/b ::"}).omero_inplace_roots
+    assert [str(p) for p in got] == ["/mnt/a", "/mnt/b"]

@@ -91,6 +91,7 @@ def read_ometiff(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
                  planes: Planes) -> list[np.ndarray]:
     """The given planes of timepoint *t* of series ``image.series`` of an OME-TIFF."""
     out = []
+    reopened: list[tifffile.FileHandle] = []  # tifffile closes the files an OME-TIFF names
     with tifffile.TiffFile(path) as tf:
         check_references(tf, path, roots, info.image_id)
         if info.series >= len(tf.series):
@@ -99,19 +100,26 @@ def read_ometiff(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
         series = tf.series[info.series]
         axes = series.get_axes(False)
         shape = series.get_shape(False)
-        for c, z in planes:
-            index = 0
-            for ax, n in zip(axes, shape, strict=True):
-                if ax in "YXS":
-                    continue
-                index = index * n + {"T": t, "C": c, "Z": z}.get(ax, 0)
-            page = series.pages[index]
-            if page is None:
-                raise PixelsFileError(f"image {info.image_id}: {path} series {info.series} "
-                                      f"has no plane z={z} c={c} t={t}")
-            page = page.aspage()
-            assert isinstance(page, tifffile.TiffPage)
-            roots.resolve(page.parent.filehandle.path, image=info.image_id,
-                          what="OME-TIFF file")
-            out.append(_decode(page, info, path))
+        try:
+            for c, z in planes:
+                index = 0
+                for ax, n in zip(axes, shape, strict=True):
+                    if ax in "YXS":
+                        continue
+                    index = index * n + {"T": t, "C": c, "Z": z}.get(ax, 0)
+                frame = series.pages[index]
+                if frame is None:
+                    raise PixelsFileError(f"image {info.image_id}: {path} series "
+                                          f"{info.series} has no plane z={z} c={c} t={t}")
+                fh = frame.parent.filehandle
+                roots.resolve(fh.path, image=info.image_id, what="OME-TIFF file")
+                if fh.closed:
+                    fh.open()
+                    reopened.append(fh)
+                page = frame.aspage()
+                assert isinstance(page, tifffile.TiffPage)
+                out.append(_decode(page, info, path))
+        finally:
+            for fh in reopened:
+                fh.close()
     return out
