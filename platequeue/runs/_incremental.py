@@ -1,13 +1,15 @@
 """Incremental reprocessing: skip a well whose inputs and pipeline are unchanged.
 
 A well's *input fingerprint* is the SHA-256 of its sorted pixels ids, each with the size and
-``mtime_ns`` of its ROMIO file ``Pixels/<id>``, the pipeline hash and the resolved parameters.
+``mtime_ns`` of the files its source reads (:meth:`RepositoryReader.input_files`: the ROMIO
+file ``Pixels/<id>``, the pyramid, the original file, or an OME-Zarr level-0 array's
+metadata and chunk files), the pipeline hash and the resolved parameters.
 A worker records it on the well when the well succeeds (:func:`fingerprint`); a submission
 with ``incremental=True`` marks a well ``skipped`` when an earlier succeeded (or skipped) well
 has the same fingerprint, and copies that well's measurements into the new run, so results
 stay complete. Skipped wells count as done: a run whose wells were all skipped finishes
-``succeeded`` at once. A well whose pixels have no ROMIO file gets no fingerprint and is
-never skipped.
+``succeeded`` at once. A well any of whose files cannot be found or stat'ed (or lies outside
+the allowed roots) gets no fingerprint and is never skipped.
 """
 
 from __future__ import annotations
@@ -15,16 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from platequeue.omero import UnsafePathError, WellRef, romio_path
+from platequeue.omero import PixelsInfo, RepositoryReader, Source, WellRef
 from platequeue.platform import Platform
 from platequeue.queue import record_wells
 from platequeue.runs._finalize import finalize
@@ -36,16 +36,28 @@ REUSABLE = (WellStatus.SUCCEEDED.value, WellStatus.SKIPPED.value)
 _CHUNK = 500
 
 
-def fingerprint(root: str | os.PathLike[str], pixels_ids: Iterable[int], pipeline_hash: str,
+def _entry(reader: RepositoryReader, info: PixelsInfo) -> list[Any] | None:
+    try:
+        kind, files = reader.input_files(info)
+        stats = [(name, path.stat()) for name, path in files]
+    except (OSError, ValueError):  # missing, refused (UnsafePathError) or unreadable metadata
+        return None
+    if kind is Source.ROMIO:  # the original form: fingerprints recorded before stay valid
+        return [info.id, stats[0][1].st_size, stats[0][1].st_mtime_ns]
+    return [info.id, kind.value, sorted([name, st.st_size, st.st_mtime_ns]
+                                        for name, st in stats)]
+
+
+def fingerprint(reader: RepositoryReader, infos: Iterable[PixelsInfo], pipeline_hash: str,
                 params: Mapping[str, Any]) -> str | None:
-    """The input fingerprint of one well, or None when a pixels file cannot be stat'ed."""
-    files: list[list[int]] = []
-    for pid in sorted(set(int(p) for p in pixels_ids)):
-        try:
-            st = romio_path(root, pid).stat()
-        except (OSError, UnsafePathError):
+    """The input fingerprint of one well (its fields' pixels), or None when a file of one
+    cannot be stat'ed."""
+    files: list[list[Any]] = []
+    for info in sorted({i.id: i for i in infos}.values(), key=lambda i: i.id):
+        entry = _entry(reader, info)
+        if entry is None:
             return None
-        files.append([pid, st.st_size, st.st_mtime_ns])
+        files.append(entry)
     if not files:
         return None
     blob = json.dumps({"pixels": files, "pipeline": pipeline_hash, "params": dict(params)},
@@ -53,12 +65,16 @@ def fingerprint(root: str | os.PathLike[str], pixels_ids: Iterable[int], pipelin
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def well_fingerprints(root: Path, wells: Sequence[WellRef], pipeline_hash: str,
+def well_fingerprints(reader: RepositoryReader, pixels: Mapping[int, PixelsInfo],
+                      wells: Sequence[WellRef], pipeline_hash: str,
                       params: Mapping[str, Any]) -> dict[int, str]:
-    """Fingerprints by well id (wells without one left out)."""
+    """Fingerprints by well id (wells without one, or with a field without pixels, left out);
+    *pixels* maps image id -> pixels."""
     out: dict[int, str] = {}
     for w in wells:
-        fp = fingerprint(root, (f.pixels_id for f in w.fields), pipeline_hash, params)
+        if any(f.image_id not in pixels for f in w.fields):
+            continue
+        fp = fingerprint(reader, (pixels[f.image_id] for f in w.fields), pipeline_hash, params)
         if fp is not None:
             out[w.id] = fp
     return out
@@ -89,8 +105,8 @@ def apply(s: Session, platform: Platform, run: Run, wells: Sequence[WellRef]) ->
     Called inside the submit transaction after the well rows were flushed; returns how many
     wells were skipped (also added to ``wells_done`` and stored as ``wells_skipped``).
     """
-    fps = well_fingerprints(platform.settings.omero_data_dir, wells, run.pipeline_hash,
-                            run.params)
+    pixels = platform.catalog.pixels_many([f.image_id for w in wells for f in w.fields])
+    fps = well_fingerprints(platform.reader, pixels, wells, run.pipeline_hash, run.params)
     sources = _sources(s, fps) if fps else {}
     if not sources:
         return 0

@@ -146,8 +146,9 @@ class WellCommand:
         well, pixels = well_and_pixels(self.platform, claim, claim.well_id)
         if well is None:
             raise LookupError(f"well {claim.well_id} no longer exists in OMERO")
-        input_fp = fingerprint(self.platform.settings.omero_data_dir,
-                               (ref.pixels_id for ref in well.fields), pipe.hash, claim.params)
+        input_fp = fingerprint(self.platform.reader, (pixels[ref.image_id] for ref in well.fields
+                                                      if ref.image_id in pixels),
+                               pipe.hash, claim.params)
         # verified (hash, signature) before any field is read; refused -> the well fails
         custom = (None if claim.custom_step is None
                   else custom_steps.load_verified(self.platform, claim.custom_step))
