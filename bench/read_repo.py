@@ -1,40 +1,51 @@
-"""Read-path benchmark: the platform's ROMIO reader vs plain file reads of the same bytes.
+"""Read-path benchmark: the platform's field read per source kind vs plain reads of the bytes.
 
-Generates a plate of >= 1 GB of ``Pixels/<id>`` files in a temporary folder
-(default 384 wells x 4 fields x 2 channels x 512 x 512 uint16, about 1.6 GB),
-warms the page cache, then reads every field
+For each source kind a plate is generated in a temporary folder, the page cache warmed,
+and every field read twice over (best of ``--repeat``):
 
-* raw: ``open().readinto`` of each file into a reused buffer (the physical limit
-  for these bytes: page cache -> user memory);
-* reader: ``RepositoryReader.open_field(native=True)``, what ``Platform.read_field`` does
-  for CPU wells (source choice in OMERO's order, path rules, size and
-  never-written-plane checks, one ``readinto`` big-endian -> native uint16), the same
-  then cast to float32, and the zero-copy memory-mapped view cast to float32;
+* ``romio`` — ``Pixels/<id>`` files (default 384 wells x 4 fields x 2 channels x 512 x 512
+  uint16, about 1.6 GB). Baseline: ``open().readinto`` of each file into a reused buffer
+  (page cache -> user memory, the physical limit). Platform:
+  ``RepositoryReader.open_field(native=True)``, what ``Platform.read_field`` does for CPU
+  wells (source choice in OMERO's order, allowed-roots check, size and never-written-plane
+  checks, one ``readinto`` big-endian -> native); also the same cast to float32 and the
+  zero-copy memory-mapped view cast to float32.
+* ``ometiff`` — one uncompressed multi-series OME-TIFF per plate in a ManagedRepository
+  (``--sample`` fields). Baseline: ``os.preadv`` of each plane's strips.
+* ``ngff-0.4`` / ``ngff-0.5`` — OME-Zarr images (zarr v2 Blosc-LZ4 / zarr v3 Zstd, the
+  zarr-python defaults, one chunk per plane). Baseline: read each chunk file and decode it
+  with the codec alone (numcodecs).
+* ``pyramid`` — ``Pixels/<id>_pyramid`` in OMERO's format (JPEG-2000 tiles, lossless).
+  Baseline: read each tile's bytes and ``imagecodecs.jpeg2k_decode`` it.
 
-and prints MB/s, planes/s per process against OMERO's ``getPlanes`` anchor
-(about 10 planes/s per client, IDR/idr-metadata#685).  The last line is
-``ratio=<reader MB/s / raw MB/s>`` for the native uint16 path.  The temporary
-data is removed at the end.
+MB/s are of decoded pixels. Each kind prints platform MB/s, baseline MB/s and their ratio
+(aim >= 0.8 for uncompressed kinds); planes/s are compared with OMERO's ``getPlanes``
+anchor (about 10 planes/s per client, IDR/idr-metadata#685). The last line is
+``ratio=<reader MB/s / raw MB/s>`` for ROMIO's native uint16 path. Another source kind is
+one more entry in :data:`KINDS`. The temporary data is removed at the end.
 
-Usage: ``.venv/bin/python bench/read_repo.py [--wells 384] [--fields 4] [--size 512]``
+Usage: ``.venv/bin/python bench/read_repo.py [--wells 384] [--fields 4] [--size 512]
+[--sample 64] [--kinds romio,ometiff,ngff-0.4,ngff-0.5,pyramid]``
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from read_kinds import Row, bench_ngff, bench_ometiff, bench_pyramid  # bench/ is sys.path[0]
 
 from platequeue.demo import write_romio
 from platequeue.omero import PixelsInfo, RepositoryReader, read_field, read_field_native, romio_path
 
 logger = logging.getLogger(__name__)
-GETPLANES_PER_S = 10.0
 
 
 def _infos(n: int, channels: int, size: int) -> list[PixelsInfo]:
@@ -87,6 +98,36 @@ def _reader_memmap(root: Path, infos: list[PixelsInfo], out: np.ndarray) -> floa
     return time.perf_counter() - t0
 
 
+def bench_romio(root: Path, args: argparse.Namespace) -> Row:
+    infos = _infos(args.wells * args.fields, args.channels, args.size)
+    t0 = time.perf_counter()
+    total = _generate(root, infos)
+    print(f"romio: generated {len(infos)} fields, {total / 1e9:.2f} GB "
+          f"({time.perf_counter() - t0:.1f} s)")
+    buf = bytearray(total // len(infos))
+    native = np.empty((args.channels, 1, args.size, args.size), dtype=np.uint16)
+    f32 = np.empty(native.shape, dtype=np.float32)
+    _raw(root, infos, buf)  # warm the page cache
+    raw_t = min(_raw(root, infos, buf) for _ in range(args.repeat))
+    nat_t = min(_reader_native(root, infos, native) for _ in range(args.repeat))
+    f32_t = min(_reader_float(root, infos, native, f32) for _ in range(args.repeat))
+    mm_t = min(_reader_memmap(root, infos, f32) for _ in range(args.repeat))
+    planes = len(infos) * args.channels
+    for name, secs in (("reader -> float32", f32_t), ("memmap view -> float32", mm_t)):
+        print(f"  romio {name:24s} {total / secs / 1e6:9.1f} MB/s  ratio {raw_t / secs:6.3f}"
+              "  (writes 2x the bytes)")
+    return Row("romio", total, planes, nat_t, raw_t, "raw readinto")
+
+
+KINDS: dict[str, Callable[[Path, argparse.Namespace], Row]] = {
+    "romio": bench_romio,
+    "ometiff": bench_ometiff,
+    "ngff-0.4": lambda root, args: bench_ngff(root, args, "0.4"),
+    "ngff-0.5": lambda root, args: bench_ngff(root, args, "0.5"),
+    "pyramid": bench_pyramid,
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wells", type=int, default=384)
@@ -94,32 +135,28 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--sample", type=int, default=64,
+                    help="fields per plate for the non-ROMIO kinds")
+    ap.add_argument("--kinds", default=",".join(KINDS))
     args = ap.parse_args()
-    infos = _infos(args.wells * args.fields, args.channels, args.size)
-    root = Path(tempfile.mkdtemp(prefix="pq_read_repo_"))
-    try:
-        t0 = time.perf_counter()
-        total = _generate(root, infos)
-        print(f"generated {len(infos)} fields, {total / 1e9:.2f} GB in {root} "
-              f"({time.perf_counter() - t0:.1f} s)")
-        field_bytes = total // len(infos)
-        buf = bytearray(field_bytes)
-        native = np.empty((args.channels, 1, args.size, args.size), dtype=np.uint16)
-        f32 = np.empty(native.shape, dtype=np.float32)
-        _raw(root, infos, buf)  # warm the page cache
-        raw_t = min(_raw(root, infos, buf) for _ in range(args.repeat))
-        nat_t = min(_reader_native(root, infos, native) for _ in range(args.repeat))
-        f32_t = min(_reader_float(root, infos, native, f32) for _ in range(args.repeat))
-        mm_t = min(_reader_memmap(root, infos, f32) for _ in range(args.repeat))
-        planes = len(infos) * args.channels
-        for name, secs in (("raw readinto", raw_t), ("reader -> uint16 native", nat_t),
-                           ("reader -> float32", f32_t), ("memmap view -> float32", mm_t)):
-            print(f"{name:26s} {total / secs / 1e6:9.1f} MB/s  {planes / secs:9.0f} planes/s"
-                  f"  ({planes / secs / GETPLANES_PER_S:7.0f}x OMERO getPlanes ~10 planes/s)")
-        print(f"float32 path ratio={raw_t / f32_t:.3f} (writes 2x the bytes)")
-        print(f"ratio={raw_t / nat_t:.3f}")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        ap.error(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
+    rows: list[Row] = []
+    for kind in sorted(kinds, key=lambda k: k == "romio"):  # romio last: its ratio ends
+        root = Path(tempfile.mkdtemp(prefix=f"pq_read_{kind}_"))
+        try:
+            rows.append(KINDS[kind](root, args))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"cpu count {os.cpu_count()}; fields {args.channels} x {args.size} x {args.size} "
+          "uint16")
+    for row in rows:
+        print(row.line())
+    romio = next((r for r in rows if r.kind == "romio"), None)
+    if romio is not None:
+        print(f"ratio={romio.baseline_s / romio.platform_s:.3f}")
 
 
 if __name__ == "__main__":

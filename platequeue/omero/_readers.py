@@ -40,7 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from platequeue.omero import _repo as repo
-from platequeue.omero import ngff, tiffs
+from platequeue.omero import ngff, ometiff, tiffs
 from platequeue.omero._model import PixelsInfo
 from platequeue.omero.roots import AllowedRoots
 
@@ -69,6 +69,7 @@ class RepositoryReader:
         *, roots: AllowedRoots | None = None,
     ) -> None:
         self.root = Path(root)
+        self._root_s = os.fspath(root)
         self.repo_roots = dict(repo_roots or {})
         self.roots = roots if roots is not None else AllowedRoots(self.root)
 
@@ -82,27 +83,26 @@ class RepositoryReader:
         if info.ngff_path:
             path = self._row_path(info.ngff_path, image, "OME-Zarr")
             if path.is_dir():
-                return Source.NGFF, self.roots.resolve(path, image=image, what="OME-Zarr")
+                return Source.NGFF, path
             logger.warning("image %s: OME-Zarr %s missing, falling back", image, path)
-        relpath = repo.romio_relpath(info.id)
-        if os.path.isfile(self.root / (relpath + "_pyramid")):
-            return Source.PYRAMID, self.roots.resolve(self.root / (relpath + "_pyramid"),
-                                                      image=image, what="pyramid")
-        if os.path.lexists(self.root / relpath):  # an unreadable entry must fail as OSError
-            return Source.ROMIO, self.roots.resolve(self.root / relpath, image=image,
-                                                    what="ROMIO file")
+        romio = os.path.join(self._root_s, repo.romio_relpath(info.id))
+        if os.path.isfile(romio + "_pyramid"):
+            return Source.PYRAMID, self.roots.resolve(romio + "_pyramid", image=image,
+                                                      what="pyramid")
+        if os.path.lexists(romio):  # an unreadable entry must fail as OSError
+            return Source.ROMIO, self.roots.resolve(romio, image=image, what="ROMIO file")
         if info.path is not None and info.name and info.repo:
             root_name = self.repo_roots.get(info.repo)
             if root_name is None:
                 raise repo.PixelsFileError(f"image {image}: unknown repository {info.repo!r}")
             path = self._row_path(f"{root_name}/{info.path}{info.name}", image, "original file")
-            if path.is_file():
-                return Source.ORIGINAL, self.roots.resolve(path, image=image,
-                                                           what="original file")
+            if os.path.isfile(path):
+                return Source.ORIGINAL, path
         raise repo.PixelsFileError(f"image {image}: no pixels found under {self.root}")
 
     def _row_path(self, value: str, image: int, what: str) -> Path:
-        """A path from a database row: relative to the data dir (no ``..``) or absolute."""
+        """A path from a database row: relative to the data dir (no ``..``) or absolute;
+        resolved and checked against the allowed roots."""
         if value.startswith("/"):
             return self.roots.resolve(value, image=image, what=what)
         return self.roots.join(self.root, value, image=image, what=what)
@@ -121,7 +121,7 @@ class RepositoryReader:
 
         For ROMIO, ``native=False`` gives the zero-copy big-endian view of the memory map
         and ``native=True`` one ``readinto`` into a native-endian array (*out* if given);
-        the other sources always return native-endian arrays.
+        the other sources always return native-endian arrays (OME-TIFF into *out* if given).
         """
         kind, path = self.source(info)
         if kind is Source.ROMIO:
@@ -132,7 +132,10 @@ class RepositoryReader:
         if kind is Source.NGFF:
             return ngff.read(path, self.roots, info, t)
         planes = [(c, z) for c in range(info.size_c) for z in range(info.size_z)]
-        field = np.stack(self._tiff_planes(kind, path, info, t, planes))
+        if kind is Source.ORIGINAL:
+            return ometiff.read_field(path, self.roots, info, t, planes, out=out).reshape(
+                info.size_c, info.size_z, info.size_y, info.size_x)
+        field = self._tiff_planes(kind, path, info, t, planes)
         return field.reshape(info.size_c, info.size_z, info.size_y, info.size_x)
 
     def read_plane(self, info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> np.ndarray:
@@ -146,10 +149,11 @@ class RepositoryReader:
         return self._tiff_planes(kind, path, info, t, [(c, z)])[0]
 
     def _tiff_planes(self, kind: Source, path: Path, info: PixelsInfo, t: int,
-                     planes: tiffs.Planes) -> list[np.ndarray]:
+                     planes: tiffs.Planes) -> np.ndarray:
+        """The (c, z) *planes* of timepoint *t*: ``(N, Y, X)``."""
         if kind is Source.PYRAMID:
-            return tiffs.read_pyramid(path, info, t, planes)
-        return tiffs.read_ometiff(path, self.roots, info, t, planes)
+            return np.stack(tiffs.read_pyramid(path, info, t, planes))
+        return ometiff.read_field(path, self.roots, info, t, planes)
 
 
 def open_field(

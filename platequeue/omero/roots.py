@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from platequeue.omero._repo import UnsafePathError
 
@@ -48,24 +48,28 @@ class AllowedRoots:
         self.data_dir = Path(data_dir)
         self.managed_dir = Path(managed_dir) if managed_dir is not None else None
         self.extra = tuple(Path(p) for p in extra)
-        self._roots: tuple[Path, ...] | None = None
-        self._folders: dict[str, Path] = {}
+        self._roots: tuple[str, ...] | None = None
+        self._folders: dict[str, str] = {}
 
     @property
     def roots(self) -> tuple[Path, ...]:
         """The roots with their own symlinks followed (computed once)."""
+        return tuple(Path(r) for r in self._root_strs())
+
+    def _root_strs(self) -> tuple[str, ...]:
         if self._roots is None:
             given = [self.data_dir, *([self.managed_dir] if self.managed_dir else []),
                      *self.extra]
-            self._roots = tuple(dict.fromkeys(Path(os.path.realpath(p)) for p in given))
+            self._roots = tuple(dict.fromkeys(os.path.realpath(p) for p in given))
         return self._roots
 
-    def allows(self, resolved: Path) -> bool:
+    def allows(self, resolved: str | os.PathLike[str]) -> bool:
         """Whether an already resolved path lies under one of the roots."""
-        return any(resolved.is_relative_to(r) for r in self.roots)
+        r = os.fspath(resolved)
+        return any(_under(r, root) for root in self._root_strs())
 
     def resolve(self, path: str | os.PathLike[str], *, image: int | None = None,
-                what: str = "file", within: Path | None = None) -> Path:
+                what: str = "file", within: str | os.PathLike[str] | None = None) -> Path:
         """*path* with every symlink followed, refused unless it lies under a root.
 
         With *within* (an already resolved folder, e.g. an image's zarr) the path must also
@@ -76,33 +80,33 @@ class AllowedRoots:
         if "\x00" in p:
             self._refuse(image, what, p, p, "NUL in path")
         resolved = self._resolved(p)
-        if within is not None and not resolved.is_relative_to(within):
-            self._refuse(image, what, p, str(resolved), f"outside {within}")
+        if within is not None and not _under(resolved, os.fspath(within)):
+            self._refuse(image, what, p, resolved, f"outside {os.fspath(within)}")
         if not self.allows(resolved):
-            self._refuse(image, what, p, str(resolved), "outside the allowed roots")
-        return resolved
+            self._refuse(image, what, p, resolved, "outside the allowed roots")
+        return Path(resolved)
 
-    def join(self, base: Path, relpath: str, *, image: int | None = None,
-             what: str = "file", within: Path | None = None) -> Path:
+    def join(self, base: str | os.PathLike[str], relpath: str, *, image: int | None = None,
+             what: str = "file", within: str | os.PathLike[str] | None = None) -> Path:
         """A path stored inside a file, relative to *base*: no absolute paths, no ``..``."""
-        rel = PurePosixPath(relpath)
-        if (not relpath or rel.is_absolute() or ".." in rel.parts or "\\" in relpath
-                or "\x00" in relpath):
+        if (not relpath or relpath.startswith("/") or "\\" in relpath or "\x00" in relpath
+                or ".." in relpath.split("/")):
             self._refuse(image, what, relpath, relpath,
                          "absolute, '..', backslash or empty path inside a file")
-        return self.resolve(base / relpath, image=image, what=what, within=within)
+        return self.resolve(os.path.join(base, relpath), image=image, what=what,
+                            within=within)
 
-    def _resolved(self, p: str) -> Path:
+    def _resolved(self, p: str) -> str:
         folder, name = os.path.split(p)
         parent = self._folders.get(folder)
         if parent is None:
-            parent = Path(os.path.realpath(folder or "."))
+            parent = os.path.realpath(folder or ".")
             if len(self._folders) >= _FOLDER_CACHE:
                 self._folders.clear()
             self._folders[folder] = parent
-        joined = parent / name
-        if os.path.islink(joined) or name in ("", ".", ".."):
-            return Path(os.path.realpath(joined))
+        joined = os.path.join(parent, name)
+        if name in ("", ".", "..") or os.path.islink(joined):
+            return os.path.realpath(joined)
         return joined
 
     @staticmethod
@@ -110,3 +114,8 @@ class AllowedRoots:
         logger.warning("image %s: refused to read %s %r (-> %s): %s", image, what, path,
                        resolved, why)
         raise OutsideRootsError(f"image {image}: refused to read {what} {path!r}: {why}")
+
+
+def _under(path: str, root: str) -> bool:
+    """Whether the resolved *path* is *root* or lies below it (both absolute, normalised)."""
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
