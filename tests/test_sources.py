@@ -1,8 +1,8 @@
 """Runs on the full OMERO fixture through real workers: every storage kind, gaps, float32.
 
-The four "twin" plates hold identical pixels stored as ROMIO ``Pixels/<id>``, OME-TIFF in
-the ManagedRepository, a ``Pixels/<id>_pyramid`` BigTIFF and OME-Zarr; their measurements
-must be identical, feature by feature.
+The five "twin" plates hold identical pixels stored as ROMIO ``Pixels/<id>``, OME-TIFF in
+the ManagedRepository, a JPEG-2000 ``Pixels/<id>_pyramid`` (lossless) and OME-Zarr NGFF 0.4
+and 0.5; their measurements must be identical, feature by feature.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.conftest import Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.full_fixture]
 TERMINAL = ("succeeded", "partial", "failed", "cancelled")
-TWINS = ("romio twin plate", "ometiff plate", "pyramid plate", "zarr plate")
+TWINS = ("romio twin plate", "ometiff plate", "pyramid plate", "zarr plate", "zarr 0.5 plate")
 
 
 def _by_name(stack: Stack) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def test_every_source_kind_gives_identical_measurements(stack: Stack) -> None:
     kinds = {name: platform.reader.source(platform.catalog.pixels(
         plates[name].images["A1"][0]))[0] for name in TWINS}
     assert kinds == {"romio twin plate": Source.ROMIO, "ometiff plate": Source.ORIGINAL,
-                     "pyramid plate": Source.PYRAMID, "zarr plate": Source.NGFF}
+                     "pyramid plate": Source.PYRAMID, "zarr plate": Source.NGFF,
+                     "zarr 0.5 plate": Source.NGFF}
 
     stack.start_worker()
     run_ids = _run_all(stack, TWINS)
