@@ -25,6 +25,7 @@ def _by_name(stack: Stack) -> dict[str, Any]:
 
 
 def _run_all(stack: Stack, names: tuple[str, ...]) -> dict[str, int]:
+    stack.env["QUOTA_CONCURRENT_RUNS"] = str(max(4, len(names)))  # one run per plate at once
     platform = stack.platform()
     plates = _by_name(stack)
     run_ids = {name: runs.submit(platform, omename="demo", plate_id=plates[name].id,

@@ -85,7 +85,7 @@ class RomioWriter:
 class PyramidWriter(RomioWriter):
     """Writes ``Pixels/<id>_pyramid`` in OMERO's pyramid format (JPEG-2000 tiles)."""
 
-    tile = 64
+    tile = 128  # OMERO's default is 256; the encoder needs >= 128 px for 5 resolutions
     resolutions = 5  # OMERO writes 5 resolutions into each tile's codestream
 
     def add(self, rows_out: Rows, image_row: dict[str, Any], pixels_row: dict[str, Any],
