@@ -3,8 +3,9 @@
 Parsing an OME-TIFF (its OME-XML and every IFD of every series) costs time proportional
 to the plate, so each process parses a file once into an :class:`OmeLayout` (which file,
 IFD and byte range holds each plane of each series) and keeps the last few layouts,
-invalidated when any file involved changes size or mtime.  An uncompressed plane is then
-one ``preadv`` straight into the field array; a compressed one is decoded by tifffile.
+invalidated when any file involved changes (size, mtime, device or inode).  An
+uncompressed plane is then one ``preadv`` straight into the field array; a compressed one
+is decoded by tifffile.
 
 Containment (checked while the layout is built, before tifffile opens a second file): every
 ``TiffData/UUID@FileName`` must be a relative path without ``..`` that resolves under the
@@ -45,12 +46,15 @@ class Plane:
 
 @dataclass(frozen=True, slots=True)
 class OmeLayout:
-    stamps: dict[str, tuple[int, int]]  # file -> (size, mtime_ns) when parsed
+    stamps: dict[str, tuple[int, ...]]  # file -> (size, mtime_ns, dev, inode) when parsed
     series: list[tuple[str, tuple[int, ...], list[Plane | None]]]  # axes, shape, planes
 
 
-def _stamp(st: os.stat_result) -> tuple[int, int]:
-    return st.st_size, st.st_mtime_ns
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    """What identifies a file's content: a different file swapped in (a folder on in-place
+    storage replaced by a link elsewhere) has another device/inode, and is parsed and
+    checked against the allowed roots again."""
+    return st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino
 
 
 def check_references(tf: tifffile.TiffFile, path: Path, roots: AllowedRoots,

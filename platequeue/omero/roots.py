@@ -49,6 +49,7 @@ class AllowedRoots:
         self.managed_dir = Path(managed_dir) if managed_dir is not None else None
         self.extra = tuple(Path(p) for p in extra)
         self._roots: tuple[str, ...] | None = None
+        self._trusted = 2 if self.managed_dir is not None else 1  # data dir (+ managed dir)
         self._folders: dict[str, str] = {}
 
     @property
@@ -60,7 +61,7 @@ class AllowedRoots:
         if self._roots is None:
             given = [self.data_dir, *([self.managed_dir] if self.managed_dir else []),
                      *self.extra]
-            self._roots = tuple(dict.fromkeys(os.path.realpath(p) for p in given))
+            self._roots = tuple(os.path.realpath(p) for p in given)  # trusted ones first
         return self._roots
 
     def allows(self, resolved: str | os.PathLike[str]) -> bool:
@@ -73,8 +74,9 @@ class AllowedRoots:
         """*path* with every symlink followed, refused unless it lies under a root.
 
         With *within* (an already resolved folder, e.g. an image's zarr) the path must also
-        lie under that folder.  The parent folder's resolution is cached per instance: a
-        field read costs one ``lstat`` of the file itself.
+        lie under that folder.  The parent folder's resolution is cached per instance for
+        folders under the data dir (or managed dir): a field read there costs one ``lstat``
+        of the file itself; under the in-place roots every component is resolved each time.
         """
         p = os.fspath(path)
         if "\x00" in p:
@@ -101,9 +103,12 @@ class AllowedRoots:
         parent = self._folders.get(folder)
         if parent is None:
             parent = os.path.realpath(folder or ".")
-            if len(self._folders) >= _FOLDER_CACHE:
-                self._folders.clear()
-            self._folders[folder] = parent
+            # Only folders OMERO itself manages are remembered: instrument storage may change
+            # under us (a folder swapped for a link), so it is resolved on every read.
+            if any(_under(parent, r) for r in self._root_strs()[:self._trusted]):
+                if len(self._folders) >= _FOLDER_CACHE:
+                    self._folders.clear()
+                self._folders[folder] = parent
         joined = os.path.join(parent, name)
         if name in ("", ".", "..") or os.path.islink(joined):
             return os.path.realpath(joined)

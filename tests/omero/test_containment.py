@@ -263,3 +263,26 @@ def test_corrupt_chunks_and_tiles_are_permanent_decode_errors(
         reader.open_field(infos["pyramid"])
     # a ValueError: the worker fails the well at once instead of retrying
     assert issubclass(CorruptPixelsError, ValueError)
+
+
+def test_inplace_folder_swapped_for_a_link_after_a_read_is_refused(
+        repo: tuple[Path, Engine, dict[str, PixelsInfo]], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Folders on in-place storage are resolved on every read, never remembered: storage
+    the facility does not control may be changed between two reads of one process."""
+    data, eng, infos = repo
+    info = infos["zarr"]
+    plate = data / Path(info.ngff_path or "").parents[2]  # ngff/plate_N.zarr
+    stored = tmp_path / "instrument" / "plate.zarr"
+    stored.parent.mkdir()
+    shutil.move(plate, stored)
+    os.symlink(stored, plate)
+    reader = _reader(data, eng, tmp_path / "instrument")
+    before = reader.open_field(info)
+    assert reader.source(info)[1].is_relative_to(stored)
+    elsewhere = tmp_path / "elsewhere" / "plate.zarr"
+    shutil.copytree(stored, elsewhere)
+    shutil.rmtree(stored)
+    os.symlink(elsewhere, stored)  # same bytes, now outside every allowed root
+    _assert_refused(reader, info, caplog, "outside the allowed roots")
+    np.testing.assert_array_equal(_reader(data, eng, elsewhere.parent).open_field(info), before)
