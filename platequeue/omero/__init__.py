@@ -45,6 +45,7 @@ from platequeue.omero._readers import RepositoryReader, Source, open_field, repo
 from platequeue.omero._repo import (
     NULL_PLANE_PATTERN,
     PIXEL_DTYPES,
+    CorruptPixelsError,
     PixelsFileError,
     UnsafePathError,
     UnwrittenPlaneError,
@@ -58,6 +59,7 @@ from platequeue.omero._repo import (
     safe_path,
 )
 from platequeue.omero._writeback import omero_available, write_back
+from platequeue.omero.roots import AllowedRoots, OutsideRootsError
 
 __all__ = [
     "GROUP_LEVELS",
@@ -66,13 +68,16 @@ __all__ = [
     "NS_MAP",
     "NULL_PLANE_PATTERN",
     "PIXEL_DTYPES",
+    "AllowedRoots",
     "ColumnSpec",
+    "CorruptPixelsError",
     "Experimenter",
     "FieldRef",
     "MaskSpec",
     "OmeroCatalog",
     "OmeroNotFoundError",
     "OmeroUnreachable",
+    "OutsideRootsError",
     "PixelsFileError",
     "PixelsInfo",
     "PlateInfo",
