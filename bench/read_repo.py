@@ -11,7 +11,8 @@ and every field read twice over (best of ``--repeat``):
   checks, one ``readinto`` big-endian -> native); also the same cast to float32 and the
   zero-copy memory-mapped view cast to float32.
 * ``ometiff`` — one uncompressed multi-series OME-TIFF per plate in a ManagedRepository
-  (``--sample`` fields). Baseline: ``os.preadv`` of each plane's strips.
+  (``--sample`` fields). Baseline: per field (as a well task reads it) open the file and
+  ``os.preadv`` each plane's strips.
 * ``ngff-0.4`` / ``ngff-0.5`` — OME-Zarr images (zarr v2 Blosc-LZ4 / zarr v3 Zstd, the
   zarr-python defaults, one chunk per plane). Baseline: read each chunk file and decode it
   with the codec alone (numcodecs).

@@ -104,14 +104,17 @@ def _parse(path: Path, roots: AllowedRoots, image: int) -> OmeLayout:
     return OmeLayout(stamps, series)
 
 
-def layout(path: Path, roots: AllowedRoots, image: int, *, fresh: bool = False) -> OmeLayout:
-    """The plane index of the OME-TIFF at *path* (resolved), parsed once per process."""
+def layout(path: Path, roots: AllowedRoots, image: int, *,
+           stamp: tuple[int, ...] | None = None, fresh: bool = False) -> OmeLayout:
+    """The plane index of the OME-TIFF at *path* (resolved), parsed once per process;
+    *stamp* is the file's current :func:`_stamp` when the caller has it (else stat'ed)."""
     key = str(path)
     with _lock:
         got = _cache.get(key)
-        if got is not None and not fresh:
+        if got is not None:
             _cache.move_to_end(key)
-    if got is not None and not fresh and got.stamps[key] == _stamp(path.stat()):
+    if got is not None and not fresh and \
+            got.stamps[key] == (stamp if stamp is not None else _stamp(path.stat())):
         return got
     parsed = _parse(path, roots, image)
     with _lock:
@@ -126,11 +129,6 @@ def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
                _retry: bool = True) -> np.ndarray:
     """The given (c, z) planes of timepoint *t* of series ``image.series``: ``(N, Y, X)``
     (into *out*, native-endian and C-contiguous, when given)."""
-    lay = layout(path, roots, info.image_id)
-    if info.series >= len(lay.series):
-        raise PixelsFileError(f"image {info.image_id}: {path} has {len(lay.series)} series, "
-                              f"OMERO says series {info.series}")
-    axes, shape, index_planes = lay.series[info.series]
     native = pixel_dtype(info.pixels_type).newbyteorder("=")
     want = (len(planes), info.size_y, info.size_x)
     if out is None:
@@ -140,6 +138,13 @@ def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
     out = out.reshape(want)
     fds: dict[str, int] = {}
     try:
+        main = fds[str(path)] = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        stamps = {str(path): _stamp(os.fstat(main))}  # of the files as opened now
+        lay = layout(path, roots, info.image_id, stamp=stamps[str(path)], fresh=not _retry)
+        if info.series >= len(lay.series):
+            raise PixelsFileError(f"image {info.image_id}: {path} has {len(lay.series)} "
+                                  f"series, OMERO says series {info.series}")
+        axes, shape, index_planes = lay.series[info.series]
         for n, (c, z) in enumerate(planes):
             index = 0
             for ax, size in zip(axes, shape, strict=True):
@@ -152,12 +157,12 @@ def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
             fd = fds.get(plane.file)
             if fd is None:
                 fd = fds[plane.file] = os.open(plane.file, os.O_RDONLY | os.O_NOFOLLOW)
-                if _stamp(os.fstat(fd)) != lay.stamps[plane.file]:
-                    if not _retry:
-                        raise PixelsFileError(f"image {info.image_id}: {plane.file} changed "
-                                              "while it was read")
-                    layout(path, roots, info.image_id, fresh=True)
-                    return read_field(path, roots, info, t, planes, out=out, _retry=False)
+                stamps[plane.file] = _stamp(os.fstat(fd))
+            if stamps[plane.file] != lay.stamps[plane.file]:  # changed since parsed: again
+                if not _retry:
+                    raise PixelsFileError(f"image {info.image_id}: {plane.file} changed "
+                                          "while it was read")
+                return read_field(path, roots, info, t, planes, out=out, _retry=False)
             _read_plane(fd, plane, info, path, out[n])
     finally:
         for fd in fds.values():
