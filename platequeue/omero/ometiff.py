@@ -138,9 +138,10 @@ def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
     out = out.reshape(want)
     fds: dict[str, int] = {}
     try:
-        main = fds[str(path)] = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        stamps = {str(path): _stamp(os.fstat(main))}  # of the files as opened now
-        lay = layout(path, roots, info.image_id, stamp=stamps[str(path)], fresh=not _retry)
+        key = str(path)
+        main = fds[key] = os.open(key, os.O_RDONLY | os.O_NOFOLLOW)
+        stamps = {key: _stamp(os.fstat(main))}  # of the files as opened now
+        lay = layout(path, roots, info.image_id, stamp=stamps[key], fresh=not _retry)
         if info.series >= len(lay.series):
             raise PixelsFileError(f"image {info.image_id}: {path} has {len(lay.series)} "
                                   f"series, OMERO says series {info.series}")
