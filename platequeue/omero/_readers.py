@@ -76,8 +76,10 @@ class RepositoryReader:
     def source(self, info: PixelsInfo) -> tuple[Source, Path]:
         """Which source serves *info*, and its resolved path (first match in OMERO's order).
 
-        Existence is probed on the plain joined paths (one stat each); only the source
-        chosen is resolved and checked against the allowed roots.
+        Paths from database rows (the NGFF ``lsid``, ``pixels.path``/``name``) are resolved
+        and checked against the allowed roots first; ``Pixels/<id>[_pyramid]`` existence is
+        probed on the plain joined paths (one stat each), and only the source chosen is
+        resolved and checked.
         """
         image = info.image_id
         if info.ngff_path:
@@ -132,10 +134,7 @@ class RepositoryReader:
         if kind is Source.NGFF:
             return ngff.read(path, self.roots, info, t)
         planes = [(c, z) for c in range(info.size_c) for z in range(info.size_z)]
-        if kind is Source.ORIGINAL:
-            return ometiff.read_field(path, self.roots, info, t, planes, out=out).reshape(
-                info.size_c, info.size_z, info.size_y, info.size_x)
-        field = self._tiff_planes(kind, path, info, t, planes)
+        field = self._tiff_planes(kind, path, info, t, planes, out=out)
         return field.reshape(info.size_c, info.size_z, info.size_y, info.size_x)
 
     def read_plane(self, info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> np.ndarray:
@@ -149,11 +148,11 @@ class RepositoryReader:
         return self._tiff_planes(kind, path, info, t, [(c, z)])[0]
 
     def _tiff_planes(self, kind: Source, path: Path, info: PixelsInfo, t: int,
-                     planes: tiffs.Planes) -> np.ndarray:
-        """The (c, z) *planes* of timepoint *t*: ``(N, Y, X)``."""
+                     planes: tiffs.Planes, out: np.ndarray | None = None) -> np.ndarray:
+        """The (c, z) *planes* of timepoint *t*: ``(N, Y, X)`` (OME-TIFF into *out*)."""
         if kind is Source.PYRAMID:
             return np.stack(tiffs.read_pyramid(path, info, t, planes))
-        return ometiff.read_field(path, self.roots, info, t, planes)
+        return ometiff.read_field(path, self.roots, info, t, planes, out=out)
 
 
 def open_field(
