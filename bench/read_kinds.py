@@ -22,11 +22,8 @@ import numpy as np
 import tifffile
 import zarr
 
-from platequeue.omero.formats import write_pyramid
-from platequeue.omero.model import PixelsInfo
-from platequeue.omero.readers import RepositoryReader
-from platequeue.omero.repo import romio_relpath
-from platequeue.omero.synth import field_rng, make_field
+from platequeue.demo import field_rng, formats, make_field
+from platequeue.omero import PixelsInfo, RepositoryReader, romio_relpath
 
 GETPLANES_PER_S = 10.0
 
@@ -159,7 +156,7 @@ def bench_ngff(root: Path, args: argparse.Namespace, version: str) -> Row:
 def bench_pyramid(root: Path, args: argparse.Namespace) -> Row:
     pix = infos(args)
     for info, f in zip(pix, fields(args), strict=True):
-        write_pyramid(root / (romio_relpath(info.id) + "_pyramid"), f[None, :, None],
+        formats.write_pyramid(root / (romio_relpath(info.id) + "_pyramid"), f[None, :, None],
                       tile=256, resolutions=5)
     tiles = []
     for info in pix:

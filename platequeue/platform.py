@@ -69,8 +69,7 @@ class Platform:
         """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
         original file), in omero-ms-image-region's order, read only under the allowed roots
         (the data dir and ``OMERO_INPLACE_ROOTS``)."""
-        from platequeue.omero import RepositoryReader, repository_roots
-        from platequeue.omero.roots import AllowedRoots
+        from platequeue.omero import AllowedRoots, RepositoryReader, repository_roots
 
         roots = AllowedRoots(self.settings.omero_data_dir,
                              extra=self.settings.omero_inplace_roots)

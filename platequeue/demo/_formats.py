@@ -35,8 +35,7 @@ import tifffile
 import zarr
 
 from platequeue.demo._writers import write_romio
-from platequeue.omero import NGFF_ENTITY_TYPE, pixel_dtype, romio_relpath
-from platequeue.omero.tiffs import PYRAMID_DESCRIPTION
+from platequeue.omero import NGFF_ENTITY_TYPE, PYRAMID_DESCRIPTION, pixel_dtype, romio_relpath
 
 logger = logging.getLogger(__name__)
 

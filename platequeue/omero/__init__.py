@@ -58,8 +58,9 @@ from platequeue.omero._repo import (
     romio_relpath,
     safe_path,
 )
+from platequeue.omero._roots import AllowedRoots, OutsideRootsError
+from platequeue.omero._tiffs import PYRAMID_DESCRIPTION
 from platequeue.omero._writeback import omero_available, write_back
-from platequeue.omero.roots import AllowedRoots, OutsideRootsError
 
 __all__ = [
     "GROUP_LEVELS",
@@ -68,6 +69,7 @@ __all__ = [
     "NS_MAP",
     "NULL_PLANE_PATTERN",
     "PIXEL_DTYPES",
+    "PYRAMID_DESCRIPTION",
     "AllowedRoots",
     "ColumnSpec",
     "CorruptPixelsError",

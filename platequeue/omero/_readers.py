@@ -5,9 +5,9 @@ Sources are tried in the order omero-ms-image-region uses:
 1. OME-Zarr (NGFF 0.4 on zarr v2, or 0.5 on zarr v3), when the image's ``externalinfo``
    has entitytype ``com.glencoesoftware.ngff:multiscales``; ``lsid`` is the multiscales
    path (relative to the data root, or absolute); level 0 is read
-   (:mod:`platequeue.omero.ngff`).
+   (:mod:`platequeue.omero._ngff`).
 2. ``Pixels/<id>_pyramid``: OMERO's pyramid, a BigTIFF of JPEG-2000 tiles, one IFD per
-   plane in XYZCT order (:mod:`platequeue.omero.tiffs`).
+   plane in XYZCT order (:mod:`platequeue.omero._tiffs`).
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
 4. The original file ``<repo root>/<pixels.path><pixels.name>``, where the repo
    root is the ``originalfile`` row with ``mimetype='Repository'`` and
@@ -16,7 +16,7 @@ Sources are tried in the order omero-ms-image-region uses:
 
 Every file opened, at any depth (the source itself, an NGFF dataset and its chunks, the
 files an OME-TIFF names), must resolve under the allowed roots
-(:class:`~platequeue.omero.roots.AllowedRoots`: the data dir plus the in-place roots);
+(:class:`~platequeue.omero._roots.AllowedRoots`: the data dir plus the in-place roots);
 otherwise the read is refused, logged, and the well fails.  Only the requested planes'
 bytes (plus headers) are read.  ROMIO returns a big-endian zero-copy view, the others
 native-endian arrays: consumers convert.
@@ -39,10 +39,12 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from platequeue.omero import _ngff as ngff
+from platequeue.omero import _ometiff as ometiff
 from platequeue.omero import _repo as repo
-from platequeue.omero import ngff, ometiff, tiffs
+from platequeue.omero import _tiffs as tiffs
 from platequeue.omero._model import PixelsInfo
-from platequeue.omero.roots import AllowedRoots
+from platequeue.omero._roots import AllowedRoots
 
 logger = logging.getLogger(__name__)
 

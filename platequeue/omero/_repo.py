@@ -146,7 +146,7 @@ def open_romio(root: str | os.PathLike[str], info: PixelsInfo,
     """Memory-map ``Pixels/<id>`` read-only as ``(T, C, Z, Y, X)``, big-endian.
 
     *path*, when given, is the file already resolved and checked by the caller
-    (:class:`~platequeue.omero.roots.AllowedRoots`); otherwise ``Pixels/<id>`` under *root*.
+    (:class:`~platequeue.omero._roots.AllowedRoots`); otherwise ``Pixels/<id>`` under *root*.
     """
     dtype = pixel_dtype(info.pixels_type)
     shape = (info.size_t, info.size_c, info.size_z, info.size_y, info.size_x)

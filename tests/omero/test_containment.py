@@ -24,12 +24,17 @@ import zarr
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.fixture import FixtureBuilder
-from platequeue.omero.metadata import OmeroCatalog
-from platequeue.omero.model import PixelsInfo
-from platequeue.omero.readers import RepositoryReader, Source, repository_roots
-from platequeue.omero.repo import CorruptPixelsError
-from platequeue.omero.roots import AllowedRoots, OutsideRootsError
+from platequeue.demo import FixtureBuilder
+from platequeue.omero import (
+    AllowedRoots,
+    CorruptPixelsError,
+    OmeroCatalog,
+    OutsideRootsError,
+    PixelsInfo,
+    RepositoryReader,
+    Source,
+    repository_roots,
+)
 
 PLANTED = 4242
 SIZE = 64
@@ -85,7 +90,7 @@ def _set_dataset_path(image_dir: Path, value: str) -> None:
 def _assert_refused(reader: RepositoryReader, info: PixelsInfo, caplog: pytest.LogCaptureFixture,
                     match: str) -> None:
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="platequeue.omero.roots"), \
+    with caplog.at_level(logging.WARNING, logger="platequeue.omero._roots"), \
             pytest.raises(OutsideRootsError, match=match):
         reader.open_field(info)
     assert any(f"image {info.image_id}: refused" in r.getMessage() for r in caplog.records)

@@ -12,13 +12,8 @@ import pytest
 import tifffile
 from sqlalchemy import create_engine
 
-from platequeue.omero.fixture import FixtureBuilder
-from platequeue.omero.formats import write_pyramid
-from platequeue.omero.manifest import PlateTruth
-from platequeue.omero.metadata import OmeroCatalog
-from platequeue.omero.readers import RepositoryReader
-from platequeue.omero.repo import PixelsFileError
-from platequeue.omero.tiffs import PYRAMID_DESCRIPTION
+from platequeue.demo import FixtureBuilder, PlateTruth, formats
+from platequeue.omero import PYRAMID_DESCRIPTION, OmeroCatalog, PixelsFileError, RepositoryReader
 
 
 @pytest.fixture
@@ -72,13 +67,13 @@ def test_pyramid_tiles_round_trip_and_only_integer_types(tmp_path: Path) -> None
     rng = np.random.default_rng(0)
     for dtype in (np.uint8, np.uint16):
         data = rng.integers(0, np.iinfo(dtype).max, (2, 3, 2, 300, 200), dtype=dtype)
-        write_pyramid(tmp_path / "p", data, tile=128)
+        formats.write_pyramid(tmp_path / "p", data, tile=128)
         with tifffile.TiffFile(tmp_path / "p") as tf:
             assert len(tf.pages) == 12 and len(tf.pages[0].dataoffsets) == 3 * 2  # type: ignore[union-attr]
             planes = [p.asarray() for p in tf.pages]  # type: ignore[union-attr]
         np.testing.assert_array_equal(np.stack(planes), data.reshape(12, 300, 200))
     with pytest.raises(ValueError, match="uint8 or uint16 only"):
-        write_pyramid(tmp_path / "p", np.zeros((1, 1, 1, 64, 64), np.float32))
+        formats.write_pyramid(tmp_path / "p", np.zeros((1, 1, 1, 64, 64), np.float32))
 
 
 def test_ngff_versions_are_laid_out_as_specified(built: tuple[Path, OmeroCatalog,

@@ -1,4 +1,4 @@
-"""OMERO's ``Pixels/<id>_pyramid``, and decoding TIFF pages (see also :mod:`.ometiff`).
+"""OMERO's ``Pixels/<id>_pyramid``, and decoding TIFF pages (see also :mod:`._ometiff`).
 
 ``Pixels/<id>_pyramid`` (OMERO pyramid format v1.0.0) is a BigTIFF with one IFD per plane
 in XYZCT order, described ``OmeroPixelsPyramid v1.0.0``, tiled, each tile one JPEG-2000

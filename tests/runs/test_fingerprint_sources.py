@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from platequeue.incremental import fingerprint, well_fingerprints
-from platequeue.omero.fixture import FixtureBuilder
-from platequeue.omero.manifest import PlateTruth
-from platequeue.omero.metadata import OmeroCatalog
-from platequeue.omero.readers import RepositoryReader, repository_roots
-from platequeue.omero.repo import romio_path
-from platequeue.omero.roots import AllowedRoots
+from platequeue.demo import FixtureBuilder, PlateTruth
+from platequeue.omero import (
+    AllowedRoots,
+    OmeroCatalog,
+    RepositoryReader,
+    repository_roots,
+    romio_path,
+)
+from platequeue.runs import incremental
 
 PARAMS = {"sigma": 2.0}
 
@@ -43,7 +45,7 @@ def plates(tmp_path: Path) -> Iterator[tuple[Path, OmeroCatalog, RepositoryReade
 def _fps(cat: OmeroCatalog, reader: RepositoryReader, plate: PlateTruth) -> dict[int, str]:
     wells = cat.wells(plate.id)
     pixels = cat.pixels_many([f.image_id for w in wells for f in w.fields])
-    return well_fingerprints(reader, pixels, wells, "hash", PARAMS)
+    return incremental.well_fingerprints(reader, pixels, wells, "hash", PARAMS)
 
 
 def _touch(path: Path) -> None:
@@ -61,7 +63,8 @@ def test_romio_fingerprint_keeps_its_original_form(plates: tuple) -> None:  # ty
     blob = json.dumps({"pixels": files, "pipeline": "hash", "params": PARAMS},
                       sort_keys=True, separators=(",", ":"))
     infos = cat.pixels_many([f.image_id for f in well.fields]).values()
-    assert fingerprint(reader, infos, "hash", PARAMS) == hashlib.sha256(blob.encode()).hexdigest()
+    want = hashlib.sha256(blob.encode()).hexdigest()
+    assert incremental.fingerprint(reader, infos, "hash", PARAMS) == want
 
 
 @pytest.mark.parametrize(("backend", "chunk"), [("zarr", "0.0.0.0.0"),

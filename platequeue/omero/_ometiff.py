@@ -27,8 +27,8 @@ import tifffile
 
 from platequeue.omero._model import PixelsInfo
 from platequeue.omero._repo import PixelsFileError, pixel_dtype
-from platequeue.omero.roots import AllowedRoots
-from platequeue.omero.tiffs import decode_page
+from platequeue.omero._roots import AllowedRoots
+from platequeue.omero._tiffs import decode_page
 
 _CACHE_SIZE = 16
 _cache: OrderedDict[str, OmeLayout] = OrderedDict()

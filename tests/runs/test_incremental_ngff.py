@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from platequeue import runs
-from platequeue.db import session_scope
-from platequeue.models import WellTask
+from platequeue.store import WellTask, session_scope
 from tests.conftest import Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.full_fixture]

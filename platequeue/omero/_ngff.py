@@ -7,7 +7,7 @@ entry of ``multiscales[0].datasets``) is read.
 Containment: the dataset path stored in the metadata must be relative, without ``..``, and
 every file zarr opens — metadata and chunks, symlinks followed — must lie inside the
 image's own folder (itself checked against the allowed roots), or the read is refused
-with :class:`~platequeue.omero.roots.OutsideRootsError` before any byte of it is read.
+with :class:`~platequeue.omero._roots.OutsideRootsError` before any byte of it is read.
 A chunk that does not decode is a :class:`~platequeue.omero.repo.CorruptPixelsError`.
 """
 
@@ -26,7 +26,7 @@ from zarr.storage import LocalStore
 
 from platequeue.omero._model import PixelsInfo
 from platequeue.omero._repo import CorruptPixelsError, PixelsFileError, UnsafePathError
-from platequeue.omero.roots import AllowedRoots
+from platequeue.omero._roots import AllowedRoots
 
 DEFAULT_AXES = "tczyx"
 
