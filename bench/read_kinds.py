@@ -63,13 +63,17 @@ def infos(args: argparse.Namespace, **over: object) -> list[PixelsInfo]:
             for i in range(args.sample)]
 
 
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm the page cache (and the reader's folder cache)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def timed(*fns: Callable[[], object], repeat: int) -> list[float]:
+    """Best of *repeat* timings of each of *fns*, run in turns (so that a burst of load on a
+    shared machine hits both sides alike); one untimed turn first warms the page cache."""
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - t0)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
 
@@ -84,9 +88,8 @@ def platform_reads(reader: RepositoryReader, pix: list[PixelsInfo]) -> Callable[
 def row(kind: str, args: argparse.Namespace, pix: list[PixelsInfo], reader: RepositoryReader,
         baseline: Callable[[], object], what: str) -> Row:
     nbytes = len(pix) * args.channels * args.size * args.size * 2
-    return Row(kind, nbytes, len(pix) * args.channels,
-               timed(platform_reads(reader, pix), args.repeat), timed(baseline, args.repeat),
-               what)
+    base_s, platform_s = timed(baseline, platform_reads(reader, pix), repeat=args.repeat)
+    return Row(kind, nbytes, len(pix) * args.channels, platform_s, base_s, what)
 
 
 def bench_ometiff(root: Path, args: argparse.Namespace) -> Row:

@@ -1,7 +1,7 @@
 """Read-path benchmark: the platform's field read per source kind vs plain reads of the bytes.
 
 For each source kind a plate is generated in a temporary folder, the page cache warmed,
-and every field read twice over (best of ``--repeat``):
+and every field read by each path in turns (best of ``--repeat``):
 
 * ``romio`` — ``Pixels/<id>`` files (default 384 wells x 4 fields x 2 channels x 512 x 512
   uint16, about 1.6 GB). Baseline: ``open().readinto`` of each file into a reused buffer
@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from read_kinds import Row, bench_ngff, bench_ometiff, bench_pyramid  # bench/ is sys.path[0]
+from read_kinds import Row, bench_ngff, bench_ometiff, bench_pyramid, timed  # bench/ is sys.path[0]
 
 from platequeue.demo import write_romio
 from platequeue.omero import PixelsInfo, RepositoryReader, read_field, read_field_native, romio_path
@@ -67,36 +67,28 @@ def _generate(root: Path, infos: list[PixelsInfo]) -> int:
     return sum(romio_path(root, i.id).stat().st_size for i in infos)
 
 
-def _raw(root: Path, infos: list[PixelsInfo], buf: bytearray) -> float:
-    t0 = time.perf_counter()
+def _raw(root: Path, infos: list[PixelsInfo], buf: bytearray) -> None:
     view = memoryview(buf)
     for info in infos:
         with open(romio_path(root, info.id), "rb", buffering=0) as fh:
             fh.readinto(view)
-    return time.perf_counter() - t0
 
 
-def _reader_native(root: Path, infos: list[PixelsInfo], out: np.ndarray) -> float:
+def _reader_native(root: Path, infos: list[PixelsInfo], out: np.ndarray) -> None:
     reader = RepositoryReader(root)  # what Platform.read_field(native=True) does
-    t0 = time.perf_counter()
     for info in infos:
         reader.open_field(info, native=True, out=out)
-    return time.perf_counter() - t0
 
 
 def _reader_float(root: Path, infos: list[PixelsInfo], native: np.ndarray,
-                  out: np.ndarray) -> float:
-    t0 = time.perf_counter()
+                  out: np.ndarray) -> None:
     for info in infos:
         np.copyto(out, read_field_native(root, info, out=native), casting="unsafe")
-    return time.perf_counter() - t0
 
 
-def _reader_memmap(root: Path, infos: list[PixelsInfo], out: np.ndarray) -> float:
-    t0 = time.perf_counter()
+def _reader_memmap(root: Path, infos: list[PixelsInfo], out: np.ndarray) -> None:
     for info in infos:
         np.copyto(out, read_field(root, info), casting="unsafe")
-    return time.perf_counter() - t0
 
 
 def bench_romio(root: Path, args: argparse.Namespace) -> Row:
@@ -108,11 +100,11 @@ def bench_romio(root: Path, args: argparse.Namespace) -> Row:
     buf = bytearray(total // len(infos))
     native = np.empty((args.channels, 1, args.size, args.size), dtype=np.uint16)
     f32 = np.empty(native.shape, dtype=np.float32)
-    _raw(root, infos, buf)  # warm the page cache
-    raw_t = min(_raw(root, infos, buf) for _ in range(args.repeat))
-    nat_t = min(_reader_native(root, infos, native) for _ in range(args.repeat))
-    f32_t = min(_reader_float(root, infos, native, f32) for _ in range(args.repeat))
-    mm_t = min(_reader_memmap(root, infos, f32) for _ in range(args.repeat))
+    # in turns, best of --repeat each (the shared machine's load hits every path alike)
+    raw_t, nat_t, f32_t, mm_t = timed(
+        lambda: _raw(root, infos, buf), lambda: _reader_native(root, infos, native),
+        lambda: _reader_float(root, infos, native, f32),
+        lambda: _reader_memmap(root, infos, f32), repeat=args.repeat)
     planes = len(infos) * args.channels
     for name, secs in (("reader -> float32", f32_t), ("memmap view -> float32", mm_t)):
         print(f"  romio {name:24s} {total / secs / 1e6:9.1f} MB/s  ratio {raw_t / secs:6.3f}"
