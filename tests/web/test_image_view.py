@@ -118,9 +118,8 @@ def test_thumbnail_is_cached_on_disk(web: Web) -> None:
 
 
 def test_omero_web_link_when_configured(web: Web) -> None:
-    from web import create_app
-
     from tests.web.pages_fixtures import login
+    from web import create_app
 
     web.stack.env["OMERO_WEB_URL"] = "https://omero.example.org/"
     app = create_app(platform=web.stack.platform())

@@ -67,7 +67,7 @@
       const r = detailRegion;
       detail.style.transform = `translate(${ox + r.x * z}px, ${oy + r.y * z}px) scale(${z * r.step})`;
     }
-    detail.hidden = !detailRegion || z * baseStep <= 1.001;
+    detail.hidden = !detailRegion || baseStep === 1 || z * baseStep <= 1.001;
     zoomLabel.textContent = `${Math.round(z * 100)} %`;
     if (pixelSize && scaleBar) {
       const length = niceLength((100 / z) * pixelSize);
@@ -93,7 +93,8 @@
   const loadDetail = () => {
     clearTimeout(detailTimer);
     detailTimer = setTimeout(() => {
-      if (z * baseStep <= 1.001) { detailRegion = null; place(); return; }
+      // the whole-field image is enough until it is shown coarser than the screen
+      if (baseStep === 1 || z * baseStep <= 1.001) { detailRegion = null; place(); return; }
       const step = Math.max(1, Math.floor(1 / z));
       const x = Math.max(0, Math.floor(-ox / z)); const y = Math.max(0, Math.floor(-oy / z));
       const w = Math.min(W - x, Math.ceil(vp.clientWidth / z) + 2);
