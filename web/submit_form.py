@@ -44,7 +44,7 @@ class ParamField:
 
     @property
     def bounds(self) -> str:
-        parts = [f"{sign} {v:g}" for sign, v in (("≥", self.minimum),
+        parts = [f"{sign} {_num(v)}" for sign, v in (("≥", self.minimum),
                                                   (">", self.exclusive_minimum),
                                                   ("≤", self.maximum)) if v is not None]
         return ", ".join(parts)
@@ -75,6 +75,7 @@ class StepGroup:
     step: str
     title: str
     fields: list[ParamField]
+    off: bool = False  # the step is switched off (its "Run this step" is unticked)
 
     @property
     def basic(self) -> list[ParamField]:
@@ -83,6 +84,11 @@ class StepGroup:
     @property
     def advanced(self) -> list[ParamField]:
         return [f for f in self.fields if f.advanced]
+
+
+def _num(v: float) -> str:
+    """1e8 as "100,000,000", 0.5 as "0.5"."""
+    return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
 
 
 def shown(value: Any) -> str:
@@ -120,7 +126,9 @@ def groups(pipe: Pipeline, fields: Iterable[ParamField]) -> list[StepGroup]:
         if f.name == "enabled":
             f.advanced = True
         by_step.setdefault(f.step, []).append(f)
-    return [StepGroup(s, titles.get(s, s), fs) for s, fs in by_step.items() if fs]
+    return [StepGroup(s, titles.get(s, s), fs,
+                      any(f.name == "enabled" and f.value == "false" for f in fs))
+            for s, fs in by_step.items() if fs]
 
 
 def channel_picks(pipe: Pipeline, f: ParamField, plates: Sequence[PlateInfo]) -> list[str]:

@@ -176,8 +176,8 @@
       });
     }
     c.auto.addEventListener("click", () => {
-      c.lo.value = String(Number(Number(c.row.dataset.autoLow).toPrecision(6)));
-      c.hi.value = String(Number(Number(c.row.dataset.autoHigh).toPrecision(6)));
+      c.lo.value = String(Number(Number(c.row.dataset.autoLow).toPrecision(5)));
+      c.hi.value = String(Number(Number(c.row.dataset.autoHigh).toPrecision(5)));
       c.auto.setAttribute("aria-pressed", "true");
       refresh();
     });
