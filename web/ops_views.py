@@ -13,17 +13,25 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Run, RunStatus, User, WellStatus, WellTask, utcnow
-from platequeue.overview import AuditPage, AuditRow
+from platequeue.ops import overview
 from platequeue.platform import Platform
+from platequeue.store import (
+    AuditEvent,
+    Run,
+    RunStatus,
+    User,
+    WellStatus,
+    WellTask,
+    session_scope,
+    utcnow,
+)
 
 THROUGHPUT_MINUTES = 10
 WAITING = (WellStatus.QUEUED.value, WellStatus.RETRY.value)
 
 
 def aware(value: datetime | None) -> datetime | None:
-    """A stored time as aware UTC (SQLite gives naive datetimes, PostgreSQL aware ones)."""
+    """A time as aware UTC (the store's columns already are; computed values may not be)."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -67,11 +75,8 @@ def flow(platform: Platform, now: datetime | None = None) -> Flow:
     ended_states = (WellStatus.SUCCEEDED.value, WellStatus.FAILED.value)
     active_states = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
     with session_scope(platform.audit) as s:
-        # compare in the database's own kind of datetime (naive UTC on SQLite)
-        bound: datetime = since if platform.audit.dialect.name != "sqlite" \
-            else since.replace(tzinfo=None)
         ended = int(s.scalar(select(func.count()).select_from(WellTask).where(
-            WellTask.status.in_(ended_states), WellTask.finished_at >= bound)) or 0)
+            WellTask.status.in_(ended_states), WellTask.finished_at >= since)) or 0)
         waited = func.coalesce(WellTask.dispatched_at, Run.created_at)
         row = s.execute(select(WellTask.run_id, WellTask.label, User.omename, waited)
                         .join(Run, Run.id == WellTask.run_id)
@@ -137,7 +142,7 @@ def parse_filter(args: Any) -> tuple[AuditFilter, list[str]]:
 
 
 def audit_search(platform: Platform, flt: AuditFilter, *, page: int = 1,
-                 per_page: int = 50) -> AuditPage:
+                 per_page: int = 50) -> overview.AuditPage:
     """Events matching every given filter, newest first. ``user`` matches the actor's user
     name whatever signed them in (``session:demo``, ``token:demo``, ``demo``); dates are
     whole UTC days, both ends included."""
@@ -150,11 +155,8 @@ def audit_search(platform: Platform, flt: AuditFilter, *, page: int = 1,
         where.append(AuditEvent.run_id == flt.run_id)
     if flt.action:
         where.append(AuditEvent.action == flt.action)
-    naive = platform.audit.dialect.name == "sqlite"
-
     def bound(d: date) -> datetime:
-        moment = datetime.combine(d, dtime.min, tzinfo=UTC)
-        return moment.replace(tzinfo=None) if naive else moment
+        return datetime.combine(d, dtime.min, tzinfo=UTC)
 
     if flt.since:
         where.append(AuditEvent.at >= bound(flt.since))
@@ -166,9 +168,9 @@ def audit_search(platform: Platform, flt: AuditFilter, *, page: int = 1,
         page = min(max(1, page), last)
         found = s.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc())
                           .offset((page - 1) * per_page).limit(per_page)).all()
-        rows = tuple(AuditRow(e.id, aware(e.at) or e.at, e.actor, e.action, e.run_id,
+        rows = tuple(overview.AuditRow(e.id, aware(e.at) or e.at, e.actor, e.action, e.run_id,
                               dict(e.detail or {})) for e in found)
-    return AuditPage(rows, page, per_page, total)
+    return overview.AuditPage(rows, page, per_page, total)
 
 
 def audit_users(platform: Platform) -> list[str]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipelines import registry
 from pipelines.errors import PipelineError
 from platequeue import runs as run_service
-from platequeue.omero.metadata import FieldRef, PixelsInfo, PlateInfo, WellRef
+from platequeue.omero import FieldRef, PixelsInfo, PlateInfo, WellRef
 from web import image_render as ir
 from web.auth import Identity, platform
 from web.pages import install_error_pages, page_identity, readable_plate, visible_run

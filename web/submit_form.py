@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from pipelines.engine import Pipeline
 from pipelines.errors import PipelineError
-from platequeue.omero.metadata import PlateInfo, WellRef, well_label
+from platequeue.omero import PlateInfo, WellRef, well_label
 
 PREFIX = "p:"
 

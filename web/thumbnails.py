@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from platequeue.omero.metadata import PixelsInfo, PlateInfo
+from platequeue.omero import PixelsInfo, PlateInfo
 from platequeue.platform import Platform
 from web import image_render as ir
 from web.pages_preview import png_rgb

@@ -22,6 +22,7 @@ from pipelines import registry
 from platequeue.accounts import ensure_user, pipeline_admin, quotas
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
 from platequeue.logs import log_context
+from platequeue.omero import WellRef
 from platequeue.platform import Platform
 from platequeue.queue import Queue, gpu_workers_up
 from platequeue.runs import _custom_steps as custom_steps
@@ -41,7 +42,6 @@ from platequeue.store import (
     session_scope,
     utcnow,
 )
-from platequeue.omero import WellRef
 
 log = logging.getLogger(__name__)
 

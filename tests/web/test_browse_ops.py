@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, WellTask
+from platequeue.store import AuditEvent, WellTask, session_scope
 from tests.web.pages_fixtures import Web, csrf_of, finish_run, login, set_role, submit, web
 
 __all__ = ["web"]

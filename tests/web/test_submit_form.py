@@ -9,9 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from platequeue import pipeline_admin, runs, tokens
-from platequeue.db import session_scope
-from platequeue.models import Run, WellTask
+from platequeue.accounts import ensure_user, pipeline_admin, tokens
+from platequeue.store import Run, WellTask, session_scope
 from tests.web.pages_fixtures import Web, csrf_of, web
 
 __all__ = ["web"]
@@ -72,7 +71,7 @@ def test_out_of_range_values_are_refused(web: Web, field: str, value: str,
 
 
 def test_api_refuses_out_of_range_and_takes_a_subset_of_wells(web: Web) -> None:
-    user = runs.ensure_user(web.platform, "demo")
+    user = ensure_user(web.platform, "demo")
     auth = {"Authorization": "Bearer " + tokens.create(web.platform, user.id, name="t",
                                                         scope="submit", days=1)}
     c = web.app.test_client()

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from platequeue.db import session_scope
-from platequeue.models import Run
+from platequeue.store import Run, session_scope
 from platequeue.testing import served as serve
 from tests.conftest import ROOT
 from tests.web.axe_check import blocking_violations
