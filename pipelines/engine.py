@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Pipeline", "StepTimer"]
 
-_CHANNEL = Param("string", "", "Channel name or 0-based index; empty: the spec's mapping.")
-_ENABLED = Param("boolean", True, "Run this step (false: pass its input through).")
+_CHANNEL = Param("string", "", "Channel name or 0-based index; empty: the spec's mapping.",
+                 label="Channel")
+_ENABLED = Param("boolean", True, "Run this step (false: pass its input through).",
+                 label="Run this step")
 
 
 class StepTimer(Protocol):
@@ -86,6 +88,11 @@ class Pipeline:
         (``minimum``, ``exclusiveMinimum``, ``maximum``, ``enum``) and ``description``.
         """
         return {k: p.describe(v, use_default=True) for k, (p, v) in self._declared.items()}
+
+    def step_titles(self) -> dict[str, str]:
+        """Each step id's human title (its op's ``title``, else the id), in spec order."""
+        return {s["id"]: OPS[s["op"]].title or s["id"].replace("_", " ").capitalize()
+                for s in self._spec["steps"]}
 
     def resolve_params(self, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
         """All parameter values with ``overrides`` applied and coerced.

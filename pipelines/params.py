@@ -13,6 +13,9 @@ __all__ = ["Param"]
 
 _TYPES = ("number", "integer", "boolean", "string")
 _TRUE = {"true", "1", "yes", "on"}
+#: Integers beyond this are refused even without a declared maximum: they would not survive
+#: a JSON round trip (IEEE doubles) or a 64-bit database column.
+SAFE_INT = 2**53 - 1
 _FALSE = {"false", "0", "no", "off"}
 
 
@@ -28,6 +31,9 @@ class Param:
     exclusive_minimum: float | None = None
     choices: tuple[str, ...] | None = None
     nullable: bool = False
+    label: str = ""  # human name shown in forms ("Smallest object"); empty: from the key
+    unit: str = ""  # unit of the value ("px", "px²", "x Otsu"); empty: none
+    advanced: bool = False  # shown folded away in forms: rarely changed
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:
@@ -50,6 +56,12 @@ class Param:
             out["enum"] = list(self.choices)
         if self.nullable:
             out["nullable"] = True
+        if self.label:
+            out["label"] = self.label
+        if self.unit:
+            out["unit"] = self.unit
+        if self.advanced:
+            out["advanced"] = True
         return out
 
     def coerce(self, value: object) -> Any:
@@ -97,11 +109,13 @@ class Param:
                 value = int(value)
             if not isinstance(value, int):
                 raise ValueError("must be an integer")
+            if abs(value) > SAFE_INT:
+                raise ValueError(f"must be between {-SAFE_INT} and {SAFE_INT}")
             return value
         if not isinstance(value, int | float):
             raise ValueError("must be a number")
-        if not math.isfinite(value):
-            raise ValueError("must be finite")
+        if not math.isfinite(value) or abs(value) > SAFE_INT:
+            raise ValueError("must be a finite number of reasonable size")
         return float(value)
 
     def _check_bounds(self, num: float) -> None:

@@ -100,6 +100,8 @@ class Settings:
     custom_steps: bool = False
     # Extra read-only roots pixels may be read from (in-place imports: instrument storage).
     omero_inplace_roots: tuple[Path, ...] = ()
+    # OMERO.web's base URL (``https://omero.example.org``): the image view links there.
+    omero_web_url: str | None = None
 
     @property
     def visibility_timeout(self) -> int:
@@ -297,10 +299,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedule_tick_interval=_float(env, "SCHEDULE_TICK_INTERVAL", 60.0),
         custom_steps=_bool(env, "CUSTOM_STEPS", False),
         omero_inplace_roots=_paths(env, "OMERO_INPLACE_ROOTS"),
+        omero_web_url=_web_url(env, "OMERO_WEB_URL"),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")
     return settings
+
+
+def _web_url(env: Mapping[str, str], name: str) -> str | None:
+    """An http(s) base URL without its trailing slash, or None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")) or len(raw) < 10:
+        raise SettingsError(f"{name}={raw!r} must be an http:// or https:// URL")
+    return raw.rstrip("/")
 
 
 @lru_cache(maxsize=1)

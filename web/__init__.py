@@ -48,6 +48,10 @@ def create_app(test_config: dict[str, Any] | None = None,
     for page_bp in (pages_submit.bp, pages_runs.bp, pages_results.bp, pages_ops.bp):
         app.register_blueprint(page_bp)
 
+    from web import pages_image  # the image view of a well, plate thumbnails
+
+    app.register_blueprint(pages_image.bp)
+
     from web import metrics, schedules  # operations: /metrics, /schedules, /api/schedules
 
     app.register_blueprint(metrics.bp)

@@ -52,7 +52,7 @@ QUERY_ARGS: dict[str, frozenset[str]] = {
 }
 PUBLIC = frozenset({"api.openapi"})
 SUBMIT_FIELDS = frozenset({"plate_id", "pipeline", "params", "channels", "incremental",
-                           "custom_step"})
+                           "custom_step", "wells"})
 
 
 @bp.before_request
@@ -201,7 +201,8 @@ def submit() -> Any:
     view = runs.submit(platform(), omename=ident.omename, plate_id=plate_id,
                        pipeline=pipeline, params=_submit_params(body),
                        actor=f"{ident.via}:{ident.omename}",
-                       incremental=body.get("incremental", False), custom_step=custom_step)
+                       incremental=body.get("incremental", False), custom_step=custom_step,
+                       well_labels=body.get("wells"))
     attach_omero_session(view.run_id)
     return jsonify(view.to_json()), 201
 

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
 from platequeue.omero import PlateInfo, WellRef, well_label
+from web import browse
 from web.auth import Identity, platform
 
 bp = Blueprint("pages", __name__)
@@ -110,7 +111,9 @@ def plates() -> Any:
     for p in found:
         groups[p.screen_name or "Not in a screen"].append(p)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] == "Not in a screen", kv[0]))
-    return render_template("plates.html", groups=ordered, q=q, count=len(found))
+    return render_template("plates.html", groups=ordered, q=q, count=len(found),
+                           last_runs=browse.last_runs(platform(), ident),
+                           acquisitions=browse.acquisitions(platform(), [p.id for p in found]))
 
 
 @bp.route("/plates/<int:plate_id>")
@@ -122,7 +125,10 @@ def plate(plate_id: int) -> Any:
     fields = sorted({len(w.fields) for w in wells})
     return render_template("plate.html", plate=info, cells=cells, wells=wells,
                            field_counts=fields, columns=len(cells[0]) if cells else 0,
-                           letters=row_letters(len(cells)))
+                           letters=row_letters(len(cells)),
+                           last_run=browse.last_runs(platform(), ident).get(plate_id),
+                           acquisitions=browse.acquisitions(platform(), [plate_id]).get(
+                               plate_id, []))
 
 
 @bp.route("/runs", endpoint="runs")

@@ -1,117 +1,41 @@
-"""The submit page: plates, a pipeline, its parameters as a generated form, a dry-run estimate.
+"""The submit page: plates (one run each), a subset of their wells, a pipeline, its
+parameters grouped by step with labels, units and help, a dry-run estimate.
 
-Parameters come from the pipeline's declarations (type, default, bounds); each value is
-checked server-side with the pipeline's own coercion, and an error is shown beside its field
-with everything the user typed kept. Channel roles map to the plates' channel names.
+Parameters come from the pipeline's declarations (type, default, bounds, label, unit);
+each value is checked server-side with the pipeline's own coercion, and an error is shown
+beside its field with everything the user typed kept. Channel roles map to the plates'
+channel names, and the page says which channel each role will read on each plate. The form
+model lives in :mod:`web.submit_form`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from werkzeug.datastructures import MultiDict
 
 from pipelines import registry
 from pipelines.engine import Pipeline
 from platequeue import runs as run_service
 from platequeue.accounts import pipeline_admin
 from platequeue.errors import PlatequeueError
-from platequeue.omero import PlateInfo
+from platequeue.omero import PlateInfo, WellRef
 from platequeue.runs import estimate as estimates
 from web.auth import Identity, attach_omero_session, platform
 from web.pages import install_error_pages, page_identity
+from web.submit_form import (
+    ParamField,
+    channel_picks,
+    groups,
+    param_fields,
+    shown,
+    validate,
+    well_picker,
+)
 
 bp = Blueprint("pages_submit", __name__)
 install_error_pages(bp)
-
-PREFIX = "p:"
-
-
-@dataclass
-class ParamField:
-    key: str
-    type: str
-    default: Any
-    value: str  # as shown in the form
-    description: str
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: float | None = None
-    choices: list[str] | None = None
-    nullable: bool = False
-    error: str | None = None
-
-    @property
-    def is_channel(self) -> bool:
-        return self.key.startswith("channels.")
-
-    @property
-    def bounds(self) -> str:
-        parts = [f"{sign} {v:g}" for sign, v in (("≥", self.minimum),
-                                                  (">", self.exclusive_minimum),
-                                                  ("≤", self.maximum)) if v is not None]
-        return ", ".join(parts)
-
-    @property
-    def step(self) -> str:
-        return self.key.split(".", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return self.key.split(".", 1)[1]
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def param_fields(pipe: Pipeline, form: MultiDict[str, str] | None) -> list[ParamField]:
-    out = []
-    for key, d in pipe.parameters().items():
-        sent = form.getlist(PREFIX + key) if form is not None else []
-        out.append(ParamField(
-            key=key, type=d["type"], default=d["default"],
-            value=sent[-1] if sent else _shown(d["default"]), description=d["description"],
-            minimum=d.get("minimum"), maximum=d.get("maximum"),
-            exclusive_minimum=d.get("exclusiveMinimum"), choices=d.get("enum"),
-            nullable=bool(d.get("nullable"))))
-    return out
-
-
-def _check_channel(pipe: Pipeline, f: ParamField, plates: list[PlateInfo]) -> str | None:
-    """An error if the role's channel (named, or the spec's mapping) is missing on a plate."""
-    role = f.name
-    mapping = pipe.spec["channels"][role]
-    for p in plates:
-        lower = [c.lower() for c in p.channels]
-        if f.value.strip():
-            if f.value.strip().lower() not in lower:
-                return f"plate {p.name!r} has no channel {f.value!r} ({', '.join(p.channels)})"
-        elif not any(n.lower() in lower for n in mapping.get("names", [])) and \
-                mapping.get("index", len(lower)) >= len(lower):
-            return f"choose a channel: none of {mapping.get('names')} on plate {p.name!r}"
-    return None
-
-
-def validate(pipe: Pipeline, fields: list[ParamField],
-             plates: list[PlateInfo]) -> dict[str, object]:
-    """Coerced parameter values; sets ``error`` on each bad field."""
-    values: dict[str, object] = {}
-    for f in fields:
-        try:
-            values.update({f.key: pipe.resolve_params({f.key: f.value})[f.key]})
-        except ValueError as exc:
-            f.error = str(exc).rsplit(": ", 1)[-1]
-            continue
-        if f.is_channel:
-            f.error = _check_channel(pipe, f, plates)
-    return values
 
 
 def _form_state(ident: Identity) -> dict[str, Any]:
@@ -120,9 +44,42 @@ def _form_state(ident: Identity) -> dict[str, Any]:
     chosen_ids = {int(v) for v in form.getlist("plate") if v.isdigit()}
     off = pipeline_admin.disabled(platform())
     names = [n for n in registry.names() if n not in off] or registry.names()
-    pipeline = form.get("pipeline") or ("nuclei-count" if "nuclei-count" in names else names[0])
+    asked = form.get("pipeline") or ""
+    notice = None
+    if asked and asked in off:
+        notice = (f"The pipeline {asked!r} is disabled by an administrator, so it cannot be "
+                  f"queued; choose another below, or ask an administrator to enable it.")
+    pipeline = asked if asked and asked not in off else (
+        "nuclei-count" if "nuclei-count" in names else names[0])
+    wells = {w.strip().upper() for w in form.getlist("well") if w.strip()}
     return {"readable": readable, "chosen_ids": chosen_ids, "pipeline": pipeline,
-            "pipelines": [registry.get(n) for n in names]}
+            "pipelines": [registry.get(n) for n in names], "notice": notice,
+            "chosen_wells": wells}
+
+
+def _well_errors(chosen: list[PlateInfo], wells: dict[int, list[WellRef]],
+                 labels: set[str]) -> list[str]:
+    """One message per chosen plate that lacks some of the chosen wells."""
+    out = []
+    for p in chosen:
+        have = {w.label.upper() for w in wells[p.id] if w.fields}
+        missing = sorted(labels - have)
+        if missing:
+            out.append(f"plate {p.name!r} has no images in well(s) "
+                       f"{', '.join(missing[:12])}{' …' if len(missing) > 12 else ''}")
+    return out
+
+
+def _subset_estimate(est: estimates.Estimate, wells: dict[int, list[WellRef]],
+                     labels: set[str]) -> estimates.Estimate:
+    """The estimate for just the chosen wells (bytes pro rata by fields)."""
+    plates = []
+    for p in est.plates:
+        chosen = [w for w in wells[p.plate_id] if w.label.upper() in labels]
+        n_fields = sum(len(w.fields) for w in chosen)
+        plates.append(replace(p, wells=len(chosen), fields=n_fields,
+                              bytes=p.bytes * n_fields // max(1, p.fields)))
+    return replace(est, plates=tuple(plates))
 
 
 @bp.route("/submit", methods=["GET", "POST"])
@@ -136,18 +93,22 @@ def submit() -> Any:
         pipe = registry.get(registry.names()[0])
         errors.append(str(exc))
     action = request.form.get("action", "") if request.method == "POST" else ""
-    fields = param_fields(pipe, request.form if action in ("estimate", "queue") else None)
+    # a new pipeline starts from its own defaults; everything else keeps what was typed
+    fields = param_fields(pipe, request.form if action not in ("", "reload") else None)
     readable = {p.id: p for p in state["readable"]}
     unknown = state["chosen_ids"] - set(readable)
     if unknown:
         errors.append(f"you may not read plate(s) {sorted(unknown)}")
     chosen = [readable[i] for i in sorted(state["chosen_ids"]) if i in readable]
+    wells = {p.id: platform().catalog.wells(p.id) for p in chosen}
     channels = sorted({c for p in (chosen or state["readable"]) for c in p.channels})
+    labels: set[str] = state["chosen_wells"]
     est = None
     status = 200
     if action in ("estimate", "queue"):
         if not chosen:
             errors.append("choose at least one plate")
+        errors.extend(_well_errors(chosen, wells, labels))
         values = validate(pipe, fields, chosen)
         bad = [f for f in fields if f.error]
         if bad:
@@ -157,31 +118,45 @@ def submit() -> Any:
         elif action == "estimate":
             est = estimates.estimate(platform(), user_id=ident.omero_user_id,
                                      plate_ids=[p.id for p in chosen], pipeline=pipe.name)
+            if labels:
+                est = _subset_estimate(est, wells, labels)
         else:
-            return _queue(ident, pipe, chosen, values, fields, state, channels)
-    return render_template("submit.html", fields=fields, pipe=pipe, chosen=chosen,
-                           channels=channels, errors=errors, estimate=est,
-                           queued=[], **state), status
+            return _queue(ident, pipe, chosen, values, sorted(labels) or None,
+                          _context(pipe, fields, chosen, wells, channels, state))
+    return render_template("submit.html", errors=errors, estimate=est, queued=[],
+                           **_context(pipe, fields, chosen, wells, channels, state)), status
+
+
+def _context(pipe: Pipeline, fields: list[ParamField], chosen: list[PlateInfo],
+             wells: dict[int, list[WellRef]], channels: list[str],
+             state: dict[str, Any]) -> dict[str, Any]:
+    for f in fields:
+        if f.is_channel:
+            f.picks = channel_picks(pipe, f, chosen)
+    return {"fields": fields, "pipe": pipe, "chosen": chosen, "channels": channels,
+            "groups": groups(pipe, fields), "picker": well_picker(chosen, wells,
+                                                                 state["chosen_wells"]),
+            **state}
 
 
 def _queue(ident: Identity, pipe: Pipeline, chosen: list[PlateInfo],
-           values: dict[str, object], fields: list[ParamField], state: dict[str, Any],
-           channels: list[str]) -> Any:
+           values: dict[str, object], labels: list[str] | None,
+           context: dict[str, Any]) -> Any:
     """Submit one run per plate; stop at the first refusal and say what was queued."""
     queued: list[run_service.RunView] = []
     for p in chosen:
         try:
             queued.append(run_service.submit(platform(), omename=ident.omename, plate_id=p.id,
                                              pipeline=pipe.name, params=values,
-                                             actor=f"{ident.via}:{ident.omename}"))
+                                             actor=f"{ident.via}:{ident.omename}",
+                                             well_labels=labels))
             attach_omero_session(queued[-1].run_id)
         except PlatequeueError as exc:
             headers = {}
             if getattr(exc, "retry_after", None) is not None:
                 headers["Retry-After"] = str(exc.retry_after)  # type: ignore[attr-defined]
-            return render_template("submit.html", fields=fields, pipe=pipe, chosen=chosen,
-                                   channels=channels, estimate=None, queued=queued,
-                                   errors=[f"plate {p.name!r}: {exc}"], **state), \
+            return render_template("submit.html", estimate=None, queued=queued,
+                                   errors=[f"plate {p.name!r}: {exc}"], **context), \
                 exc.status, headers
     if len(queued) == 1:
         return redirect(url_for("pages_runs.run", run_id=queued[0].run_id), 303)
@@ -190,7 +165,7 @@ def _queue(ident: Identity, pipe: Pipeline, chosen: list[PlateInfo],
 
 @bp.app_template_filter("param_value")
 def _param_value(value: Any) -> str:
-    return _shown(value)
+    return shown(value)
 
 
 @bp.app_template_filter("human_bytes")

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -99,9 +101,35 @@ def api_delete(schedule_id: int) -> Any:
     return "", 204
 
 
-def _page(ident: Identity, error: str | None = None, status: int = 200) -> Any:
-    return render_template("schedules.html", schedules=_visible(ident), error=error,
+def _targets(ident: Identity) -> dict[str, list[tuple[int, str]]]:
+    """Plates and screens this user may read, for the target picker."""
+    plates = platform().catalog.plates_for_user(ident.omero_user_id)
+    screens = {p.screen_id: p.screen_name or f"screen {p.screen_id}" for p in plates
+               if p.screen_id is not None}
+    return {"plates": [(p.id, p.name) for p in plates],
+            "screens": sorted(screens.items(), key=lambda kv: kv[1])}
+
+
+def _local(view: schedules.ScheduleView) -> str:
+    """The next firing in the schedule's own time zone ("2026-12-02 02:00 CET")."""
+    try:
+        when = datetime.fromisoformat(view.next_fire_at)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        local = when.astimezone(ZoneInfo(view.timezone))
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return view.next_fire_at[:16].replace("T", " ") + " UTC"
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _page(ident: Identity, error: str | None = None, status: int = 200,
+          form: dict[str, Any] | None = None) -> Any:
+    rows = _visible(ident)
+    return render_template("schedules.html", schedules=rows, error=error,
+                           local_next={v.id: _local(v) for v in rows},
                            pipelines=registry.names(), targets=schedules.TARGETS,
+                           choices=_targets(ident), form=form or {},
+                           zones=sorted(available_timezones()),
                            is_admin=ident.role == Role.ADMIN.value), status
 
 
@@ -110,25 +138,39 @@ def page() -> Any:
     return _page(page_identity())
 
 
+def _target(form: Any) -> tuple[str, str]:
+    """(target_kind, target_id) from the picker (``plate:51``, ``screen:3``; a screen with
+    "only new plates" ticked is ``screen_new_since_last``), else from the plain fields."""
+    picked = form.get("target", "")
+    kind, sep, ident = picked.partition(":")
+    if not sep:
+        return form.get("target_kind", ""), form.get("target_id", "")
+    if kind == "screen" and form.get("new_plates_only") == "on":
+        kind = "screen_new_since_last"
+    return kind, ident
+
+
 @bp.post("/schedules")
 def page_create() -> Any:
     ident = page_identity()
     form = request.form
+    kept = form.to_dict()
     body: dict[str, Any] = {k: form.get(k, "") for k in (
-        "name", "cron", "timezone", "target_kind", "target_id", "pipeline", "group_id")}
+        "name", "cron", "timezone", "pipeline", "group_id")}
+    body["target_kind"], body["target_id"] = _target(form)
     body["on_pipeline_version_change"] = form.get("on_pipeline_version_change") == "on"
     params: dict[str, str] = {}
     for line in form.get("params", "").splitlines():
         key, sep, value = line.partition("=")
         if line.strip() and not sep:
-            return _page(ident, f"parameter line {line!r} is not name=value", 422)
+            return _page(ident, f"parameter line {line!r} is not name=value", 422, kept)
         if sep:
             params[key.strip()] = value.strip()
     body["params"] = params
     try:
         _create(ident, body)
     except PlatequeueError as exc:
-        return _page(ident, str(exc), exc.status)
+        return _page(ident, str(exc), exc.status, kept)
     return redirect(url_for("schedules.page"))
 
 

@@ -30,6 +30,7 @@ from platequeue.omero import GROUP_LEVELS, PIXEL_DTYPES, well_label
 logger = logging.getLogger(__name__)
 
 EPOCH = datetime(2024, 3, 5, 10, 0, 0)
+PIXEL_SIZE_UM = 0.65  # a 10x objective on a 6.5 µm-pixel camera
 PIXELS_TYPES = ("bit", "int8", "int16", "int32", "uint8", "uint16", "uint32", "float",
                 "double", "complex", "double-complex")
 BITSIZE = {"bit": 1, "complex": 64, "double-complex": 128} | {
@@ -256,6 +257,8 @@ class FixtureBuilder:
                      "acquisitiondate": EPOCH, **det}
         pixels_row = {"id": pxid, "image": iid, "image_index": 0, "sha1": "",
                       "sizex": x_, "sizey": y_, "sizez": 1, "sizec": c_, "sizet": 1,
+                      "physicalsizexvalue": PIXEL_SIZE_UM, "physicalsizexunit": "µm",
+                      "physicalsizeyvalue": PIXEL_SIZE_UM, "physicalsizeyunit": "µm",
                       "significantbits": BITSIZE[pixels_type],
                       "pixelstype": self.enum_ids["pixelstype", pixels_type],
                       "dimensionorder": self.enum_ids["dimensionorder", "XYZCT"], **det}

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from pipelines import registry
 from platequeue.accounts import ensure_user, pipeline_admin, quotas
 from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
 from platequeue.logs import log_context
+from platequeue.omero import WellRef
 from platequeue.platform import Platform
 from platequeue.queue import Queue, gpu_workers_up
 from platequeue.runs import _custom_steps as custom_steps
@@ -86,13 +87,15 @@ def choose_queue(platform: Platform, gpu_capable: bool) -> str:
 def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
            params: Mapping[str, object] | None = None, actor: str | None = None,
            incremental: bool = False, schedule_id: int | None = None,
-           custom_step: int | None = None) -> RunView:
+           custom_step: int | None = None,
+           well_labels: Sequence[str] | None = None) -> RunView:
     """Validate everything, write the run and its well rows, commit, then dispatch.
 
     ``incremental``: wells whose inputs are unchanged since a successful run are skipped
     and their measurements copied (:mod:`platequeue.runs.incremental`).
     ``custom_step``: a developer's own step artifact, run on every field after the
     pipeline (:mod:`platequeue.runs.custom_steps`); the run goes to the ``custom`` queue.
+    ``well_labels``: labels ("A1", "B12") of the wells to analyse; ``None`` for all of them.
     """
     user = ensure_user(platform, omename)
     plate = platform.catalog.plate(plate_id)
@@ -106,7 +109,7 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     pipeline_admin.check_enabled(platform, pipe.name)
-    wells = platform.catalog.wells(plate_id)
+    wells = choose_wells(platform.catalog.wells(plate_id), well_labels)
     if not wells:
         raise Invalid(f"plate {plate_id} has no wells with images")
     step_name = None
@@ -142,6 +145,29 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
         log.info("run %d submitted: plate %d, %d wells (%d skipped), %s", run_id, plate_id,
                  len(wells), skipped, queue)
     return status(platform, run_id)
+
+
+MAX_WELL_CHOICES = 100_000
+
+
+def choose_wells(present: list[WellRef], labels: Sequence[str] | None) -> list[WellRef]:
+    """The wells named by *labels* (case-insensitive, in plate order); all when ``None``.
+
+    Raises ``Invalid`` for an empty choice, a label that is not a string, or a well the
+    plate does not have (naming them)."""
+    if labels is None:
+        return present
+    if isinstance(labels, str) or not all(isinstance(x, str) for x in labels):
+        raise Invalid("wells must be a list of well labels such as \"A1\"")
+    if not labels or len(labels) > MAX_WELL_CHOICES:
+        raise Invalid("choose at least one well (or leave wells out for all of them)")
+    wanted = {x.strip().upper() for x in labels}
+    by_label = {w.label.upper(): w for w in present}
+    missing = sorted(wanted - set(by_label))
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:10])
+        raise Invalid(f"the plate has no well(s) {shown}{' …' if len(missing) > 10 else ''}")
+    return [w for w in present if w.label.upper() in wanted]
 
 
 def attach_omero_session(platform: Platform, run_id: int, key: str, *,

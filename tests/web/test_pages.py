@@ -76,17 +76,17 @@ def test_submit_form_keeps_input_and_marks_errors(web: Web) -> None:
     r = c.post("/submit", data=data)
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert re.search(r'id="err-smooth.sigma">must be &gt;= 0.0<', html)
-    assert re.search(r'id="err-threshold.factor">must be a number<', html)
+    assert re.search(r'id="e-f-smooth-sigma">must be &gt;= 0.0<', html)
+    assert re.search(r'id="e-f-threshold-factor">must be a number<', html)
     assert 'value="-3"' in html and 'value="abc"' in html and 'value="25"' in html
     assert "<option selected>tophat</option>" in html
-    assert f'name="plate" value="{web.demo_plate}"\n      checked' in html
-    assert "err-size_filter.min_size" not in html
+    assert f'name="plate" value="{web.demo_plate}" data-plates\n      checked' in html
+    assert "e-f-size_filter-min_size" not in html
     assert _runs(web) == 0
     # an unknown channel name is refused beside its field
     data.update({"p:smooth.sigma": "2", "p:threshold.factor": "1", "p:channels.nuclei": "Cy9"})
     r = c.post("/submit", data=data)
-    assert r.status_code == 422 and 'id="err-channels.nuclei"' in r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="e-f-channels-nuclei"' in r.get_data(as_text=True)
     # no plate chosen
     r = c.post("/submit", data={**data, "plate": [], "p:channels.nuclei": ""})
     assert r.status_code == 422 and "choose at least one plate" in r.get_data(as_text=True)
