@@ -144,8 +144,8 @@ def heatmap_svg(values: Sequence[WellValue], *, rows: int, columns: int, feature
         out.append(f'<text class="axis" x="{MARGIN - 8}" y="{MARGIN + r * CELL + CELL / 2 + 4}" '
                    f'text-anchor="end">{escape(name)}</text>')
     positions = {(v.row, v.column): v.label for v in values}
-    for label, _status in states.items():
-        positions.setdefault(_position(label), label)
+    for known in states:
+        positions.setdefault(_position(known), known)
     for r in range(rows):
         for c in range(columns):
             x, y = MARGIN + c * CELL + 2, MARGIN + r * CELL + 2

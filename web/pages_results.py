@@ -29,8 +29,8 @@ from web.pages_heatmap import (
     trend_svg,
     well_values,
 )
-from web.pages_runs import well_states
 from web.pages_preview import overlay, png_rgb, segment
+from web.pages_runs import well_states
 from web.plate_stats import format_number, parse_wells, scale_for, trends, units, z_prime
 
 bp = Blueprint("pages_results", __name__)

@@ -68,8 +68,9 @@ def overflow(page: Any) -> list[str]:
         const r = el.getBoundingClientRect();
         if (r.width === 0 || r.right <= width + 1 || scrolls(el)) continue;
         if (getComputedStyle(el).position === 'fixed') continue;
-        out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}` +
-                 `${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''}` +
+        const cls = typeof el.className === 'string' && el.className
+          ? '.' + el.className.split(' ').join('.') : '';
+        out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${cls}` +
                  ` right=${Math.round(r.right)}`);
       }
       if (document.documentElement.scrollWidth > width + 1)
@@ -78,15 +79,17 @@ def overflow(page: Any) -> list[str]:
     }"""))
 
 
-def look(page: Any, name: str, *, stack: str, a11y: bool = True) -> None:
-    """Screenshot ``page`` at 1280 px and 390 px (full page), check at each width that
-    nothing overflows sideways and, with ``a11y``, that axe-core finds no serious or
-    critical violation; the viewport is left at 1280 px."""
+def look(page: Any, name: str, *, stack: str, a11y: bool = True, layout: bool = True) -> None:
+    """Screenshot ``page`` at 1280 px and 390 px (full page), check at each width (with
+    ``layout``) that nothing overflows sideways and (with ``a11y``) that axe-core finds no
+    serious or critical violation; the viewport is left at 1280 px."""
     d = shots_dir(stack)
     for label, size in (("1280", DESKTOP), ("390", PHONE)):
         page.set_viewport_size(size)
         page.wait_for_timeout(150)  # one layout pass
         page.screenshot(path=str(d / f"{name}-{label}.png"), full_page=True)
+        if not layout:
+            continue
         sticking_out = overflow(page)
         assert not sticking_out, f"{name} at {label} px overflows: {sticking_out}"
         if a11y:
