@@ -50,15 +50,19 @@ def progress(view: run_service.RunView,
              states: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the run page shows and polls: counts (per well state too, when ``states`` is
     given), ETA, elapsed time, which buttons apply."""
-    ended = view.wells_done + view.wells_failed
-    # as_utc: SQLite hands back naive datetimes, PostgreSQL aware ones (both UTC).
-    started = as_utc(view.started_at)
-    terminal = view.status in TERMINAL_RUN
+    done, failed, running = view.wells_done, view.wells_failed, view.wells_running
     counts = dict.fromkeys(STATES, 0)
     for w in states or []:
         counts[w["status"]] = counts.get(w["status"], 0) + 1
-    return {"status": view.status, "total": view.wells_total, "done": view.wells_done,
-            "failed": view.wells_failed, "running": view.wells_running, "ended": ended,
+    if states:  # one snapshot for the numbers, the legend and the map (the view may lag 1 s)
+        done, failed = counts["succeeded"] + counts["skipped"], counts["failed"]
+        running = counts["running"]
+    ended = done + failed
+    # as_utc: SQLite hands back naive datetimes, PostgreSQL aware ones (both UTC).
+    started = as_utc(view.started_at)
+    terminal = view.status in TERMINAL_RUN
+    return {"status": view.status, "total": view.wells_total, "done": done,
+            "failed": failed, "running": running, "ended": ended,
             "eta_seconds": None if terminal else eta_seconds(started, ended, view.wells_total),
             "elapsed_seconds": duration_seconds(view.started_at, view.finished_at),
             "can_cancel": not terminal,
