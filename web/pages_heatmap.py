@@ -237,32 +237,49 @@ def _colour_bar(scale: Scale, labels: list[str], bx: float, rows: int, title: st
 
 def trend_svg(means: Sequence[float | None], names: Sequence[str], *, what: str,
               unit: str = "") -> str:
-    """Bars of per-row or per-column means on a shared axis, the plate median dashed."""
+    """Per-row or per-column means as a line of dots on an axis spanning their range (so a
+    few per cent of edge effect shows), outermost rows/columns larger and dark, the median
+    dashed."""
     known = [m for m in means if m is not None]
     if not known:
         return ""
-    lo = min(0.0, *known)
-    hi = max(known) or 1.0
-    bar, gap, h, left, bottom = 18, 4, 90, 8, 18
-    width = left + len(means) * (bar + gap) + 8
-    span = (hi - lo) or 1.0
+    lo, hi = min(known), max(known)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.05 or 1.0
+    lo, hi = lo - pad, hi + pad
+    labels = (format_number(hi), format_number(lo))
+    left = max(_text_width(t, 6.0) for t in labels) + 6
+    step, h, top = 18, 90, 8
+    width = int(left + len(means) * step + 6)
+    height = top + h + 24
+
+    def y(v: float) -> float:
+        return top + (hi - v) / (hi - lo) * h
+
     median = float(np.median(known))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" role="img" '
-           f'viewBox="0 0 {width} {h + bottom + 14}" width="{width}" height="{h + bottom + 14}" '
-           f'aria-label="mean per {escape(what)}">']
+           f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'aria-label="mean per {escape(what)}, from {escape(format_number(min(known)))} to '
+           f'{escape(format_number(max(known)))}">',
+           f'<line class="frame" x1="{left}" y1="{top}" x2="{left}" y2="{top + h}"/>',
+           f'<text class="axis" x="{left - 4}" y="{top + 4}" text-anchor="end">'
+           f'{escape(labels[0])}</text>',
+           f'<text class="axis" x="{left - 4}" y="{top + h}" text-anchor="end">'
+           f'{escape(labels[1])}</text>',
+           f'<line class="median" x1="{left}" y1="{y(median):.1f}" x2="{width - 2}" '
+           f'y2="{y(median):.1f}"><title>median {escape(format_number(median))}</title></line>']
+    points = []
     for i, (m, name) in enumerate(zip(means, names, strict=True)):
-        x = left + i * (bar + gap)
-        out.append(f'<text class="axis" x="{x + bar / 2}" y="{h + bottom + 8}" '
+        x = left + step * i + step / 2
+        out.append(f'<text class="axis" x="{x}" y="{top + h + 16}" '
                    f'text-anchor="middle">{escape(name)}</text>')
-        if m is None:
-            continue
-        bh = max(1.0, (m - lo) / span * h)
-        edge = " edge" if i in (0, len(means) - 1) else ""
-        out.append(f'<rect class="trend-bar{edge}" x="{x}" y="{8 + h - bh:.1f}" width="{bar}" '
-                   f'height="{bh:.1f}"><title>{escape(what)} {escape(name)}: mean '
-                   f'{escape(format_number(m))}{escape(" " + unit if unit else "")}</title></rect>')
-    my = 8 + h - (median - lo) / span * h
-    out.append(f'<line class="median" x1="{left - 4}" y1="{my:.1f}" x2="{width - 4}" '
-               f'y2="{my:.1f}"><title>plate median {escape(format_number(median))}</title></line>')
+        if m is not None:
+            points.append((x, y(m), m, name, i in (0, len(means) - 1)))
+    out.append('<polyline class="trend-line" points="'
+               + " ".join(f"{x:.1f},{yy:.1f}" for x, yy, *_ in points) + '"/>')
+    for x, yy, m, name, edge in points:
+        out.append(f'<circle class="trend-dot{" edge" if edge else ""}" cx="{x:.1f}" '
+                   f'cy="{yy:.1f}" r="{4.5 if edge else 3.5}"><title>{escape(what)} '
+                   f'{escape(name)}: mean {escape(format_number(m))}'
+                   f'{escape(" " + unit if unit else "")}</title></circle>')
     out.append("</svg>")
     return "\n".join(out)

@@ -95,6 +95,7 @@ def results(run_id: int) -> Any:
     html = render_template(
         "results.html", run=view, features=names, feature=feature, svg=Markup(svg),
         values=values, columns=columns, outliers=[v for v in values if v.outlier],
+        outliers_shown=sorted((v for v in values if v.outlier), key=lambda v: -abs(v.z))[:12],
         outlier_z=OUTLIER_Z, selected=selected, detail=detail, chosen=chosen,
         n_rows=len(rows), scale=scale, unit=unit, extremes=extremes, zp=zp,
         pos=pos_spec, neg=neg_spec, controls=controls, control_error=control_error,

@@ -82,16 +82,21 @@ def nice_step(span: float, target: int = 5) -> float:
 
 
 def format_number(v: float, step: float | None = None) -> str:
-    """A label that is never cut short: as many decimals as the step needs, thin-space
-    thousands; scientific (``3.29 × 10⁵``-style, ``3.29e5``) only for very large or small."""
+    """A label that is never cut short: with a tick ``step``, as many decimals as the step
+    needs; without, four significant digits; thin-space thousands; scientific (``3.29e7``)
+    only for very large or very small values."""
     if v == 0:
         return "0"
     mag = abs(v)
     if mag >= 1e7 or mag < 1e-4:
         mant, exp = f"{v:.3e}".split("e")
         return f"{float(mant):g}e{int(exp)}"
-    if step is None:
-        step = 10 ** (math.floor(math.log10(mag)) - 3)
+    if step is None:  # four significant digits, trailing zeros dropped
+        decimals = max(0, 3 - math.floor(math.log10(mag)))
+        text = f"{v:,.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text.replace(",", "\u2009")
     decimals = next((d for d in range(10) if abs(round(step, d) - step) <= step * 1e-9), 10)
     return f"{v:,.{decimals}f}".replace(",", "\u2009")
 

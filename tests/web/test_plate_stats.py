@@ -17,7 +17,8 @@ __all__ = ["web"]
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (3.294e05, "329\u2009400"), (12.5, "12.50"), (0.01234, "0.01234"), (-42.0, "-42.00"),
+    (3.294e05, "329\u2009400"), (12.5, "12.5"), (0.01234, "0.01234"), (-42.0, "-42"),
+    (7.0, "7"), (123456.7, "123\u2009457"),
     (2.5e-6, "2.5e-6"), (7.25e9, "7.25e9"), (0.0, "0")])
 def test_numbers_are_never_cut_short(value: float, text: str) -> None:
     assert format_number(value) == text

@@ -197,3 +197,51 @@ def test_run_page_legend_keyboard_cancel_and_errors(web: Web, app_url: str) -> N
         icon = page.request.get(f"{app_url}/favicon.ico")
         assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
         assert not errors, errors
+
+
+@pytest.mark.full_fixture
+def test_384_well_run_and_heatmap_pages(web: Web, app_url: str) -> None:
+    """The dense plate: the run page's map and the heatmap with every kind of cell, with an
+    edge effect planted, at both widths (screenshots, overflow, axe-core)."""
+    from playwright.sync_api import expect
+    from sqlalchemy import delete, update
+
+    from platequeue.db import session_scope
+    from platequeue.models import Measurement, Run, WellTask
+
+    plate = next(p for p in web.stack.manifest.plates  # type: ignore[attr-defined]
+                 if p.name == "384 plate with gaps")
+    run_id = submit(web.platform, "demo", plate.id)
+    edge = {w: 3.0e5 for w in plate.wells if w[0] in "AP" or w[1:] in ("1", "24")}
+    finish_run(web.platform, run_id, edge, default=3.3e5)
+    kinds = {"failed": ["C3", "C4"], "queued": ["D5", "D6", "D7"], "running": ["E8"],
+             "cancelled": ["F9"]}
+    with session_scope(web.platform.audit) as s:
+        for status, labels in kinds.items():
+            ids = list(s.scalars(
+                WellTask.__table__.select().with_only_columns(WellTask.well_id)
+                .where(WellTask.run_id == run_id, WellTask.label.in_(labels))))
+            s.execute(delete(Measurement).where(Measurement.run_id == run_id,
+                                                Measurement.well_id.in_(ids)))
+            s.execute(update(WellTask).where(WellTask.run_id == run_id,
+                                             WellTask.label.in_(labels))
+                      .values(status=status))
+        s.execute(update(Run).where(Run.id == run_id).values(status="running",
+                                                             finalized=False))
+    with chromium() as browser:
+        page = browser.new_page(viewport=DESKTOP)
+        _dev_sign_in(page, app_url, "demo")
+        page.goto(f"{app_url}/runs/{run_id}")
+        expect(page.locator("#plate-map .well.s-failed")).to_have_count(2)
+        expect(page.locator("#plate-map .well.absent")).to_have_count(384 - len(plate.wells))
+        look(page, "run-384", stack="quick")
+        page.goto(f"{app_url}/runs/{run_id}/results?feature=count")
+        expect(page.locator("#partial-note")).to_contain_text("Partial results")
+        for kind, n in (("failed", 2), ("pending", 4), ("cancelled", 1),
+                        ("absent", 384 - len(plate.wells))):
+            expect(page.locator(f'svg.heatmap [data-state="{kind}"]')).to_have_count(n)
+        ratio = page.locator("#edge-ratio").inner_text()
+        assert ratio == "91 %", ratio  # 3.0e5 against 3.3e5 (+ the per-well spread)
+        labels = page.locator("svg.heatmap text.tick-label").all_text_contents()
+        assert labels and all("e+0" not in t for t in labels), labels
+        look(page, "results-384", stack="quick")
