@@ -127,6 +127,7 @@ def heatmap_svg(values: Sequence[WellValue], *, rows: int, columns: int, feature
     title = f"{feature} ({unit})" if unit else feature
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" role="group" '
            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'style="min-width: {int(width * 0.65)}px" '  # narrow screens: scroll, not shrink
            f'aria-label="{escape(title)} per well, colour scale {escape(labels[0])} to '
            f'{escape(labels[-1])}">',
            '<defs><linearGradient id="cbar" x1="0" y1="1" x2="0" y2="0">']
