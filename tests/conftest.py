@@ -91,7 +91,7 @@ class Stack:
         hostname = hostname or f"w{len(self.procs)}-{secrets.token_hex(3)}@test"
         proc = self.start("worker", "-P", "prefork", "-c", str(concurrency), "-Q", queues,
                           "-n", hostname, "--loglevel", "INFO", "-E", name="worker")
-        from platequeue.broker import redis_client  # TCP or the embedded server's socket
+        from platequeue.queue import redis_client  # TCP or the embedded server's socket
 
         client = redis_client(self.settings)
         deadline = time.monotonic() + 90

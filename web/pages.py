@@ -146,8 +146,8 @@ install_error_pages(bp)
 
 
 def as_utc(value: str | datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (the store keeps UTC; a naive value is
-    read as UTC)."""
+    """An ISO timestamp (or datetime) as an aware UTC datetime; the store's are aware, and
+    a value without a zone is taken as UTC."""
     if value is None or value == "":
         return None
     when = datetime.fromisoformat(value) if isinstance(value, str) else value

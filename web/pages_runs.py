@@ -6,6 +6,7 @@ are forms with a confirmation (``data-confirm``, see ``static/app.js``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
@@ -58,8 +59,7 @@ def progress(view: run_service.RunView,
         done, failed = counts["succeeded"] + counts["skipped"], counts["failed"]
         running = counts["running"]
     ended = done + failed
-    # as_utc: SQLite hands back naive datetimes, PostgreSQL aware ones (both UTC).
-    started = as_utc(view.started_at)
+    started = datetime.fromisoformat(view.started_at) if view.started_at else None
     terminal = view.status in TERMINAL_RUN
     return {"status": view.status, "total": view.wells_total, "done": done,
             "failed": failed, "running": running, "ended": ended,

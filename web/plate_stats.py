@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from platequeue.errors import Invalid
-from platequeue.omero.metadata import well_label
+from platequeue.omero import well_label
 
 LOW_PCT, HIGH_PCT = 2.0, 98.0
 _WELL = re.compile(r"^([A-Za-z]{1,2})0*([1-9][0-9]?)$")

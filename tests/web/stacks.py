@@ -29,11 +29,10 @@ STACKS = ("embedded", "postgres")
 @contextmanager
 def embedded_stack(tmp_path: Path, *, full: bool) -> Iterator[Stack]:
     """``platequeue up``'s defaults in a private PLATEQUEUE_HOME, with the demo OMERO."""
-    from platequeue.broker import EmbeddedRedis
-    from platequeue.db import dispose_all
-    from platequeue.migrate import upgrade
-    from platequeue.omero.fixture import build_demo
+    from platequeue.demo import build_demo
     from platequeue.platform import set_platform
+    from platequeue.queue import EmbeddedRedis
+    from platequeue.store import dispose_all, upgrade
 
     home = tmp_path / "h"  # short: the Redis socket path must fit in 107 bytes
     home.mkdir()

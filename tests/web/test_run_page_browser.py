@@ -206,8 +206,7 @@ def test_384_well_run_and_heatmap_pages(web: Web, app_url: str) -> None:
     from playwright.sync_api import expect
     from sqlalchemy import delete, update
 
-    from platequeue.db import session_scope
-    from platequeue.models import Measurement, Run, WellTask
+    from platequeue.store import Measurement, Run, WellTask, session_scope
 
     plate = next(p for p in web.stack.manifest.plates  # type: ignore[attr-defined]
                  if p.name == "384 plate with gaps")
