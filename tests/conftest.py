@@ -91,7 +91,9 @@ class Stack:
         hostname = hostname or f"w{len(self.procs)}-{secrets.token_hex(3)}@test"
         proc = self.start("worker", "-P", "prefork", "-c", str(concurrency), "-Q", queues,
                           "-n", hostname, "--loglevel", "INFO", "-E", name="worker")
-        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        from platequeue.queue import redis_client  # TCP or the embedded server's socket
+
+        client = redis_client(self.settings)
         deadline = time.monotonic() + 90
         while client.get(f"platequeue:worker:{hostname}") is None:
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
-from platequeue.errors import PlatequeueError
 from platequeue.platform import Platform, get_platform, set_platform
 
 
@@ -57,16 +55,5 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.register_blueprint(metrics.bp)
     app.register_blueprint(schedules.bp)
 
-    @app.errorhandler(PlatequeueError)
-    def domain_error(exc: PlatequeueError) -> Any:
-        resp = jsonify(error=str(exc))
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            resp.headers["Retry-After"] = str(retry_after)
-        return resp, exc.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Any:
-        return jsonify(error=exc.description or exc.name), exc.code
-
+    pages.install_app_error_pages(app)  # HTML for browsers, JSON under /api/
     return app

@@ -7,11 +7,26 @@ as HTML (``error.html``); the JSON API keeps its JSON errors.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
@@ -20,6 +35,7 @@ from web import browse
 from web.auth import Identity, platform
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger(__name__)
 
 
 # -- helpers shared by the page blueprints --------------------------------------------------
@@ -54,8 +70,62 @@ def visible_run(ident: Identity, run_id: int) -> run_service.RunView:
     return view
 
 
+ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed here",
+                409: "Not now", 422: "Check your input", 429: "Slow down",
+                500: "Something went wrong"}
+
+
+def wants_json() -> bool:
+    """JSON errors under ``/api/`` and for every client that does not ask for HTML by name
+    (scripts, ``curl``, ``fetch`` polls); the HTML page for browsers, which always do."""
+    if request.path.startswith("/api/") or request.path.endswith(".json"):
+        return True
+    return not any(value == "text/html" for value, _q in request.accept_mimetypes)
+
+
+def install_app_error_pages(app: Flask) -> None:
+    """App-wide error answers: ``{"error": …}`` under ``/api/`` (and for JSON clients), the
+    ``error.html`` page for browsers, for 4xx/5xx raised anywhere (unknown URLs included)."""
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        if wants_json():
+            return jsonify(error=exc.description or exc.name), code
+        return render_error(code, exc.description or exc.name)
+
+    @app.errorhandler(PlatequeueError)
+    def _domain(exc: PlatequeueError) -> Any:
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        if wants_json():
+            return jsonify(error=str(exc)), exc.status, headers
+        body, code = render_error(exc.status, str(exc))
+        return body, code, headers
+
+    @app.errorhandler(InternalServerError)
+    def _internal(exc: InternalServerError) -> Any:
+        original = getattr(exc, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error on %s %s", request.method, request.path,
+                      exc_info=original)
+        message = "The server hit an error; it has been logged. Try again in a moment."
+        if wants_json():
+            return jsonify(error=message), 500
+        return render_error(500, message)
+
+
 def render_error(code: int, message: str) -> Any:
-    return render_template("error.html", code=code, message=message), code
+    """The HTML error page; a bare page if the full layout cannot render (say, the database
+    behind the signed-in user is down)."""
+    title = ERROR_TITLES.get(code, "Something went wrong")
+    try:
+        return render_template("error.html", code=code, message=message, title=title), code
+    except Exception:
+        log.exception("error page failed to render")
+        body = (f"<!doctype html><html lang=en><title>{code} {escape(title)}</title>"
+                f"<h1>{escape(title)}</h1><p>{escape(message)}</p><p><a href=/>Start</a></p>")
+        return body, code
 
 
 def install_error_pages(blueprint: Blueprint) -> None:
@@ -74,6 +144,48 @@ def install_error_pages(blueprint: Blueprint) -> None:
 
 
 install_error_pages(bp)
+
+
+def as_utc(value: str | datetime | None) -> datetime | None:
+    """An ISO timestamp (or datetime) as an aware UTC datetime; the store's are aware, and
+    a value without a zone is taken as UTC."""
+    if value is None or value == "":
+        return None
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@bp.app_template_filter("when")
+def when_filter(value: str | datetime | None) -> Markup:
+    """``<time datetime="…Z">2026-01-02 03:04 UTC</time>``; the page script shows it in the
+    reader's own time zone (named), the UTC text stays for no-JavaScript readers."""
+    at = as_utc(value)
+    if at is None:
+        return Markup('<span class="muted">—</span>')
+    iso = at.isoformat().replace("+00:00", "Z")
+    return Markup('<time datetime="{}">{}</time>').format(iso, at.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def duration_seconds(start: str | datetime | None, end: str | datetime | None,
+                     now: datetime | None = None) -> float | None:
+    """Seconds from ``start`` to ``end`` (to ``now`` while unfinished); None before a start."""
+    begun = as_utc(start)
+    if begun is None:
+        return None
+    ended = as_utc(end) or now or datetime.now(UTC)
+    return max(0.0, (ended - begun).total_seconds())
+
+
+@bp.app_template_filter("duration")
+def duration_filter(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def grid(plate: PlateInfo, wells: list[WellRef]) -> list[list[dict[str, Any]]]:
@@ -95,6 +207,12 @@ def index() -> Any:
     if g.get("identity") is None:
         return redirect(url_for("auth.login"))
     return redirect(url_for("pages.plates"))
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    return send_from_directory(str(current_app.static_folder), "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.route("/plates")
@@ -136,5 +254,7 @@ def runs_page() -> Any:
     """The user's runs (everyone's for operators), refreshed live from the JSON API."""
     ident = page_identity()
     who = None if ident.sees_everything else ident.omename
-    return render_template("runs.html", runs=run_service.list_runs(platform(), omename=who,
-                                                                   limit=200))
+    found = run_service.list_runs(platform(), omename=who, limit=200)
+    return render_template("runs.html", runs=found,
+                           durations={r.run_id: duration_seconds(r.started_at, r.finished_at)
+                                      for r in found})

@@ -1,10 +1,15 @@
-"""The run page: a live plate map of well states, progress with ETA, cancel and rerun-failed."""
+"""The run page: a live plate map of well states, progress with ETA, cancel and rerun-failed.
+
+``progress.json`` is what the page polls; it answers for every run state. Cancel and rerun
+are forms with a confirmation (``data-confirm``, see ``static/app.js``).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 
 from platequeue import runs as run_service
@@ -12,9 +17,19 @@ from platequeue.omero import WellRef
 from platequeue.runs import eta_seconds
 from platequeue.store import TERMINAL_RUN, RunStatus, WellStatus, WellTask, session_scope
 from web.auth import platform
-from web.pages import grid, install_error_pages, page_identity, row_letters, visible_run
+from web.pages import (
+    as_utc,
+    duration_seconds,
+    grid,
+    install_error_pages,
+    page_identity,
+    row_letters,
+    visible_run,
+)
 
 bp = Blueprint("pages_runs", __name__)
+# Every well state, in the order the legend lists them; "absent" is a position with no well.
+STATES = ("queued", "running", "retry", "succeeded", "failed", "cancelled", "skipped")
 install_error_pages(bp)
 
 
@@ -27,20 +42,33 @@ def well_states(run_id: int) -> list[dict[str, Any]]:
                  "device": w.device} for w in rows]
 
 
-def progress(view: run_service.RunView) -> dict[str, Any]:
-    """What the run page shows and polls: counts, ETA, which buttons apply."""
-    from datetime import datetime
+def _iso_utc(value: str | None) -> str | None:
+    at = as_utc(value)
+    return at.isoformat().replace("+00:00", "Z") if at else None
 
-    ended = view.wells_done + view.wells_failed
+
+def progress(view: run_service.RunView,
+             states: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the run page shows and polls: counts (per well state too, when ``states`` is
+    given), ETA, elapsed time, which buttons apply."""
+    done, failed, running = view.wells_done, view.wells_failed, view.wells_running
+    counts = dict.fromkeys(STATES, 0)
+    for w in states or []:
+        counts[w["status"]] = counts.get(w["status"], 0) + 1
+    if states:  # one snapshot for the numbers, the legend and the map (the view may lag 1 s)
+        done, failed = counts["succeeded"] + counts["skipped"], counts["failed"]
+        running = counts["running"]
+    ended = done + failed
     started = datetime.fromisoformat(view.started_at) if view.started_at else None
     terminal = view.status in TERMINAL_RUN
-    return {"status": view.status, "total": view.wells_total, "done": view.wells_done,
-            "failed": view.wells_failed, "running": view.wells_running, "ended": ended,
+    return {"status": view.status, "total": view.wells_total, "done": done,
+            "failed": failed, "running": running, "ended": ended,
             "eta_seconds": None if terminal else eta_seconds(started, ended, view.wells_total),
+            "elapsed_seconds": duration_seconds(view.started_at, view.finished_at),
             "can_cancel": not terminal,
             "can_rerun": view.status in (RunStatus.PARTIAL.value, RunStatus.FAILED.value),
-            "terminal": terminal, "started_at": view.started_at,
-            "finished_at": view.finished_at}
+            "terminal": terminal, "started_at": _iso_utc(view.started_at),
+            "finished_at": _iso_utc(view.finished_at), "counts": counts}
 
 
 @bp.route("/runs/<int:run_id>")
@@ -63,8 +91,9 @@ def run(run_id: int) -> Any:
             cell["state"] = by_pos.get((cell["row"], cell["column"]))
     failed = [w for w in states if w["status"] == WellStatus.FAILED]
     return render_template("run.html", run=view, cells=cells, failed=failed,
-                           progress=progress(view), letters=row_letters(len(cells)),
-                           columns=len(cells[0]) if cells else 0, mine=view.user == ident.omename)
+                           progress=progress(view, states), letters=row_letters(len(cells)),
+                           columns=len(cells[0]) if cells else 0, states=STATES,
+                           mine=view.user == ident.omename)
 
 
 @bp.route("/runs/<int:run_id>/progress.json")
@@ -72,16 +101,15 @@ def run_progress(run_id: int) -> Any:
     """One poll for the live plate map: run counts, ETA and every well's state."""
     ident = page_identity()
     view = visible_run(ident, run_id)
-    return jsonify(progress=progress(view), wells=well_states(run_id))
+    states = well_states(run_id)
+    return jsonify(progress=progress(view, states), wells=states)
 
 
 def _may_act(run_id: int) -> run_service.RunView:
     ident = page_identity()
     view = visible_run(ident, run_id)
     if view.user != ident.omename and ident.role != "admin":
-        from flask import abort
-
-        abort(403, "only the run's owner or an admin may change it")
+            abort(403, "only the run's owner or an admin may change it")
     return view
 
 
@@ -96,8 +124,10 @@ def cancel(run_id: int) -> Any:
 
 @bp.post("/runs/<int:run_id>/rerun-failed")
 def rerun_failed(run_id: int) -> Any:
-    _may_act(run_id)
+    before = _may_act(run_id)
     ident = page_identity()
-    view = run_service.rerun_failed(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
-    flash(f"Queued the failed wells of run {run_id} again ({view.wells_total} wells in all).")
+    after = run_service.rerun_failed(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
+    # The rerun moves exactly its wells out of the failed count, in one statement.
+    queued = before.wells_failed - after.wells_failed
+    flash(f"Queued {queued} failed well{'' if queued == 1 else 's'} of run {run_id} again.")
     return redirect(url_for("pages_runs.run", run_id=run_id), 303)

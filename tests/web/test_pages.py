@@ -145,6 +145,12 @@ def test_dry_run_matches_the_catalog(web: Web) -> None:
     assert "about <b>4 s</b>" in html  # 192 fields x 0.02 s on 1 worker
 
 
+def _shown(html: str, form_id: str) -> bool:
+    """Whether the form is on the page and not hidden."""
+    tag = re.search(rf'<form[^>]*id="{form_id}"[^>]*>', html)
+    return tag is not None and " hidden" not in tag.group(0)
+
+
 def test_run_page_owner_other_user_and_operator(web: Web) -> None:
     run_id = submit(web.platform, "demo", web.demo_plate)
     owner = web.client("demo")
@@ -152,7 +158,7 @@ def test_run_page_owner_other_user_and_operator(web: Web) -> None:
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     assert html.count('class="well s-queued" data-well=') == 96
-    assert 'id="cancel-form" >' in html or 'id="cancel-form">' in html
+    assert _shown(html, "cancel-form") and not _shown(html, "rerun-form")
     prog = owner.get(f"/runs/{run_id}/progress.json").get_json()
     assert prog["progress"]["total"] == 96 and len(prog["wells"]) == 96
     # alice (same lab, may read the plate) may not see demo's run
@@ -196,9 +202,14 @@ def test_rerun_failed_button_and_errors(web: Web) -> None:
     html = c.get(f"/runs/{run_id}").get_data(as_text=True)
     assert '<tr data-well="C7"><td>C7</td><td>0</td><td class="error">ValueError: corrupt plane' \
         in html
-    assert 'id="rerun-form" >' in html or 'id="rerun-form">' in html
+    assert _shown(html, "rerun-form") and not _shown(html, "cancel-form")
+    assert 'data-confirm="Queue the 1 failed well of run' in html
     token = csrf_of(html)
-    assert c.post(f"/runs/{run_id}/rerun-failed", data={"csrf_token": token}).status_code == 303
+    r = c.post(f"/runs/{run_id}/rerun-failed", data={"csrf_token": token})
+    assert r.status_code == 303
+    page = c.get(r.headers["Location"])
+    assert page.status_code == 200
+    assert f"Queued 1 failed well of run {run_id} again." in page.get_data(as_text=True)
     prog = c.get(f"/runs/{run_id}/progress.json").get_json()
     assert prog["progress"]["status"] == "running" and prog["progress"]["failed"] == 0
     assert {w["well"]: w["status"] for w in prog["wells"]}["C7"] == "queued"

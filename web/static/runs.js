@@ -1,7 +1,19 @@
-// Live status on the runs list: poll the JSON API every 2 s and update rows in place.
+// Live status on the runs list: poll the JSON API every 2 s and update rows in place
+// (status, progress, failed count, duration; a running run's duration ticks).
 (() => {
   const table = document.getElementById("runs");
   if (!table) return;
+
+  function human(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  }
+  // Stored times are UTC; one without a zone (SQLite) is read as UTC too.
+  const parse = (iso) => (iso ? new Date(/[zZ]|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z") : null);
+
   async function refresh() {
     let runs;
     try {
@@ -17,9 +29,12 @@
       const cell = tr.querySelector(".status");
       cell.textContent = r.status; cell.className = "status " + r.status;
       const ended = r.wells_done + r.wells_failed;
+      tr.querySelector("progress").max = r.wells_total;
       tr.querySelector("progress").value = ended;
       tr.querySelector(".count").textContent = `${ended}/${r.wells_total}`;
       tr.querySelector(".failed-count").textContent = r.wells_failed;
+      const start = parse(r.started_at), end = parse(r.finished_at) || new Date();
+      tr.querySelector(".duration").textContent = start ? human((end - start) / 1000) : "—";
     }
   }
   setInterval(refresh, 2000);
