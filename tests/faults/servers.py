@@ -3,6 +3,7 @@ PostgreSQL cluster, each on its own port with its own directory (never the share
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -125,7 +126,5 @@ class ThrowawayPostgres:
 
     def cleanup(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(AssertionError):
                 self.stop()
-            except AssertionError:
-                pass

@@ -58,5 +58,6 @@ def test_beat_killed_and_restarted(fault_stack: FaultStack) -> None:
     assert len(runs_of(platform, sch.id)) == 1  # fired once
     assert restarted.poll() is None
     tick_bound = 30 + settings.schedule_tick_interval + SLACK  # beat start-up + one tick
-    print(f"schedule fired {fired_at - back_at:.1f}s after beat restarted (bound {tick_bound:.0f}s)")
+    print(f"schedule fired {fired_at - back_at:.1f}s after beat restarted "
+          f"(bound {tick_bound:.0f}s)")
     assert fired_at - back_at <= tick_bound

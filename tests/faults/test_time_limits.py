@@ -13,7 +13,7 @@ import pytest
 
 from platequeue import runs
 from platequeue.celery_app import soft_time_limit
-from tests.faults._support import Stall, assert_consistent, finished, plate, until, well
+from tests.faults._support import Stall, assert_consistent, finished, plate, well
 from tests.faults.conftest import FaultStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
@@ -40,7 +40,7 @@ def test_hung_wells_fail_after_max_attempts_naming_the_limit(fault_stack: FaultS
         if b7.status == "running" and b7.attempts not in stopped and b7.worker_pid:
             os.kill(b7.worker_pid, signal.SIGSTOP)
             stopped[b7.attempts] = time.monotonic()
-        for attempt, since in stopped.items():
+        for attempt in stopped:
             if attempt not in released and (b7.attempts > attempt or b7.status != "running"):
                 released[attempt] = time.monotonic()
         time.sleep(0.1)
