@@ -25,7 +25,7 @@ def test_sigkilled_worker_restarted_under_same_name(fault_stack: FaultStack) -> 
                        pipeline="nuclei-count")
     until(lambda: well(stack, view.run_id, "B2").status == "running", 120, "B2 running")
     hung = well(stack, view.run_id, "B2")
-    assert hung.worker_boot == old_boot and hung.worker.startswith("cpu@")
+    assert hung.worker_boot == old_boot and (hung.worker or "").startswith("cpu@")
     killed_at = time.monotonic()
     stack.sigkill(first)
     stall.release()
