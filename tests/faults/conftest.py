@@ -6,6 +6,7 @@ so that recovery bounds derived from them stay short."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -76,7 +77,8 @@ class FaultStack(Stack):
     def sigkill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the main process and everything it started (as systemd does to the unit's
         cgroup once the main process is gone)."""
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
 
 
