@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from platequeue.db import session_scope
-from platequeue.models import AuditEvent, Measurement, Run, WellTask
+from platequeue.store import AuditEvent, Measurement, Run, WellTask, session_scope
 from tests.faults.conftest import FaultStack
 
 TERMINAL = ("succeeded", "partial", "failed", "cancelled")
@@ -59,7 +58,7 @@ class Stall:
     (a process already blocked stays blocked until it is killed)."""
 
     def __init__(self, stack: FaultStack, label: str) -> None:
-        from platequeue.omero.repo import romio_path
+        from platequeue.omero import romio_path
 
         platform = stack.platform()
         pixels = platform.catalog.pixels(plate(stack).images[label][0])

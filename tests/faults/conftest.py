@@ -98,8 +98,8 @@ def _settings_env(tmp_path: Path, home: Path, redis_url: str, audit_url: str,
 def build(tmp_path: Path, redis_url: str, audit_url: str, omero_url: str,
           extra: dict[str, str] | None = None) -> FaultStack:
     """Migrate the audit store and write a small demo plate (24 wells x 1 field)."""
-    from platequeue.migrate import upgrade
-    from platequeue.omero.fixture import build_demo
+    from platequeue.demo import build_demo
+    from platequeue.store import upgrade
 
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -113,8 +113,8 @@ def build(tmp_path: Path, redis_url: str, audit_url: str, omero_url: str,
 
 
 def _teardown(stack: FaultStack) -> None:
-    from platequeue.db import dispose_all
     from platequeue.platform import set_platform
+    from platequeue.store import dispose_all
 
     stack.stop_all()
     set_platform(None)

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from platequeue import runs, schedules
-from tests.beat._support import FAR_CRON, make_due, runs_of
 from tests.faults._support import Stall, assert_consistent, finished, plate, until, well
 from tests.faults.conftest import FaultStack
+from tests.schedules._support import FAR_CRON, make_due, runs_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 SLACK = 15.0

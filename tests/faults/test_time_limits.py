@@ -12,7 +12,7 @@ import time
 import pytest
 
 from platequeue import runs
-from platequeue.celery_app import soft_time_limit
+from platequeue.queue import soft_time_limit
 from tests.faults._support import Stall, assert_consistent, finished, plate, well
 from tests.faults.conftest import FaultStack
 

@@ -15,14 +15,25 @@ import pytest
 import redis
 from sqlalchemy import func, select, update
 
-from platequeue import sweeper, workers_registry
-from platequeue.celery_app import WELL_TASK, WRITEBACK_TASK
-from platequeue.db import dispose_all, engine_for, session_scope
-from platequeue.models import AuditEvent, Base, Measurement, Run, User, WellTask, utcnow
 from platequeue.platform import Platform
+from platequeue.queue import WELL_TASK, WRITEBACK_TASK
+from platequeue.queue import liveness as workers_registry
+from platequeue.runs import Claim, WellCommand, dispatch, finalize
+from platequeue.runs import _sweeper as sweeper
 from platequeue.settings import load_settings
+from platequeue.store import (
+    AuditEvent,
+    Base,
+    Measurement,
+    Run,
+    User,
+    WellTask,
+    dispose_all,
+    engine_for,
+    session_scope,
+    utcnow,
+)
 from platequeue.testing import temporary_database
-from platequeue.wellwork import Claim, WellCommand, finalize
 
 WORKER = "cpu@host"
 
@@ -235,8 +246,6 @@ def _kombu_message(task_id: str) -> str:
 
 def test_sweep_resends_only_messages_the_broker_lost(platform: RecordingPlatform) -> None:
     _run_id, wells = make_run(platform, wells=4)
-    from platequeue.dispatch import dispatch
-
     assert dispatch(platform) == 4
     ids = {int(a[0]): t for _n, a, _q, t in platform.sent}
     waiting, held_new, held_old, lost = wells
