@@ -9,6 +9,7 @@ import os
 import threading
 from typing import Any
 
+import numpy
 import redis
 from billiard.exceptions import TimeLimitExceeded
 from celery.signals import (
@@ -34,8 +35,12 @@ _stop = threading.Event()
 
 @worker_init.connect
 def _draw_boot_id(**_: Any) -> None:
-    """Draw this incarnation's boot id in the parent, before the pool forks."""
+    """Draw this incarnation's boot id in the parent, before the pool forks; import the CPU
+    image library there too, so no pool process (a replacement after a time-limit kill
+    included) imports it inside a well, where a time limit could interrupt the import and
+    leave the process with a half-initialised module."""
     workers_registry.incarnation()
+    backend.ndimage_for(numpy)  # scipy.ndimage (never CuPy: the parent stays off the GPU)
 
 
 @worker_process_init.connect

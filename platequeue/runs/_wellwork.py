@@ -28,7 +28,16 @@ from platequeue.runs._finalize import finalize
 from platequeue.runs._incremental import fingerprint
 from platequeue.runs._measurements import upsert_measurements
 from platequeue.runs._runcache import run_facts, well_and_pixels
-from platequeue.store import Run, RunStatus, WellStatus, WellTask, affected, session_scope, utcnow
+from platequeue.store import (
+    Run,
+    RunStatus,
+    WellStatus,
+    WellTask,
+    affected,
+    dispose_all,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +103,7 @@ class WellCommand:
             self._fail(claim, f"{type(exc).__name__}: {exc}")
             return "failed"
         except SoftTimeLimitExceeded as exc:
+            dispose_all()  # the limit may have cut a query short: drop this process's pools
             soft = soft_time_limit(self.platform.settings)
             return self._transient(claim, exc, f"soft time limit of {soft} s exceeded "
                                                "(TASK_TIME_LIMIT minus 30 s)")

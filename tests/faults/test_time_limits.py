@@ -10,9 +10,11 @@ import signal
 import time
 
 import pytest
+from sqlalchemy import select
 
 from platequeue import runs
 from platequeue.queue import soft_time_limit
+from platequeue.store import WellTask, session_scope
 from tests.faults._support import Stall, assert_consistent, finished, plate, well
 from tests.faults.conftest import FaultStack
 
@@ -46,6 +48,10 @@ def test_hung_wells_fail_after_max_attempts_naming_the_limit(fault_stack: FaultS
         time.sleep(0.1)
     assert runs.status(platform, view.run_id).status == "partial"
     assert_consistent(stack, view.run_id, failed={"B3", "B7"})
+    with session_scope(platform.audit) as s:  # no healthy well was taken for a lost one
+        others = s.execute(select(WellTask.label, WellTask.attempts).where(
+            WellTask.run_id == view.run_id, WellTask.label.not_in(("B3", "B7")))).all()
+    assert others and all(n == 1 for _label, n in others), others
     b3, b7 = well(stack, view.run_id, "B3"), well(stack, view.run_id, "B7")
     assert b3.attempts == b7.attempts == settings.well_max_attempts == 2
     assert f"soft time limit of {soft} s exceeded" in (b3.error or "")
