@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 @shared_task(name=SWEEP_TASK)
 def sweep_task() -> dict[str, int]:
-    """Requeue orphaned wells, resend lost messages, finalise and dispatch."""
+    """Requeue orphaned wells, resend lost messages, finalise and dispatch.
+
+    Not on beat's schedule: every worker sweeps from a thread of its own
+    (:func:`platequeue.runs.sweep_if_due`); this task remains for sending by hand."""
     report = sweep(get_platform())
     if any(report.values()):
         log.info("sweep: %s", report)

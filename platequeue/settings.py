@@ -110,7 +110,9 @@ class Settings:
 
     @property
     def requeue_after_s(self) -> int:
-        """Seconds after which a dispatched but never-started well is sent again.
+        """Seconds after which a message a worker took but never started is sent again,
+        counted from when it could have started (taken, or its ETA); a message waiting in a
+        queue is never re-sent, one the broker lost is re-sent at the next sweep.
 
         A message a killed worker had reserved comes back from Redis only after the
         visibility timeout (over an hour by default); resending sooner is safe because a

@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from platequeue.platform import get_platform
 from platequeue.queue import WELL_TASK, WRITEBACK_TASK, Queue
+from platequeue.queue import liveness as workers_registry
 from platequeue.runs import RetryLater, WellCommand, write_back_run
 
 log = logging.getLogger(__name__)
+DB_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+DB_RETRY_CAP = 10.0  # seconds between tries once the back-off has grown
+DB_RETRIES = 120  # about 20 minutes of outage
 
 
 @shared_task(name=WELL_TASK, bind=True, max_retries=None)
@@ -22,11 +28,22 @@ def well_task(self: Task, well_task_id: int) -> str:
     if queue == Queue.GPU:
         device = f"gpu:{platform.settings.cuda_visible_devices or '0'}"
     cmd = WellCommand(platform, int(well_task_id), worker=self.request.hostname or "unknown",
-                      device=device)
+                      device=device, task_id=self.request.id,
+                      boot=workers_registry.incarnation())
     try:
         return cmd.run()
     except RetryLater as exc:
         raise self.retry(countdown=exc.countdown, exc=exc) from exc
+    except DB_UNAVAILABLE as exc:
+        # The audit store is unreachable: never ack-and-burn the message. Send it again
+        # later (bounded; past the bound the sweeper, finding no message for the waiting
+        # row, sends a new one). A row this attempt already claimed is taken over by the
+        # retried message (same incarnation, same task id) or swept.
+        tries = self.request.retries or 0
+        log.warning("well task %s: the audit store is unavailable (%s); retry %d",
+                    well_task_id, type(exc).__name__, tries + 1)
+        raise self.retry(countdown=min(DB_RETRY_CAP, 2.0 ** tries), exc=exc,
+                         max_retries=DB_RETRIES) from exc
 
 
 @shared_task(name=WRITEBACK_TASK)

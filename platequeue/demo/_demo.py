@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import inspect
+
+from platequeue.errors import Conflict
 from platequeue.settings import Settings
+from platequeue.store import engine_for
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +47,21 @@ def write_demo(settings: Settings, *, plates: int = 1, wells: int = 96, fields: 
     """
     from platequeue.demo._fixture import build_demo
 
+    _refuse_non_empty(settings)
     settings.omero_data_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_demo(settings.omero_db_url, settings.omero_data_dir, plates=plates,
                           wells=wells, fields=fields, size=size, seed=seed, full=full)
     log.info("demo repository written to %s", settings.omero_data_dir)
     return manifest
+
+
+def _refuse_non_empty(settings: Settings) -> None:
+    """One clear line instead of a constraint error when the database already has data."""
+    if inspect(engine_for(settings.omero_db_url)).has_table("plate"):
+        hint = (f"delete {settings.home / 'omero-demo'} to generate it again"
+                if settings.omero_demo else "point OMERO_DB_URL at an empty database")
+        raise Conflict(f"the OMERO database already holds plates (demo data was written "
+                       f"before?); {hint}")
 
 
 def load_manifest(settings: Settings) -> DemoManifest | None:

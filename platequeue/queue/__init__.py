@@ -7,10 +7,11 @@ see ``docs/architecture.md``.
 
 from __future__ import annotations
 
+from platequeue.queue import _broker_state as broker_state
 from platequeue.queue import _liveness as liveness
 from platequeue.queue import _telemetry as telemetry
 from platequeue.queue._broker import EmbeddedRedis, broker_depths, check_broker, redis_client
-from platequeue.queue._celery import celery_config, create_celery
+from platequeue.queue._celery import celery_config, create_celery, soft_time_limit
 from platequeue.queue._liveness import alive, announce, gpu_workers_up, retire
 from platequeue.queue._names import (
     CLEANUP_TASK,
@@ -39,6 +40,7 @@ __all__ = [
     "alive",
     "announce",
     "broker_depths",
+    "broker_state",
     "celery_config",
     "check_broker",
     "create_celery",
@@ -47,5 +49,6 @@ __all__ = [
     "record_wells",
     "redis_client",
     "retire",
+    "soft_time_limit",
     "telemetry",
 ]

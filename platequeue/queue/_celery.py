@@ -16,6 +16,11 @@ from platequeue.queue._names import (
 from platequeue.settings import Settings, get_settings
 
 
+def soft_time_limit(settings: Settings) -> int:
+    """Seconds before the soft time limit interrupts a well (30 s before the hard one)."""
+    return max(5, settings.task_time_limit - 30)
+
+
 def celery_config(settings: Settings) -> dict[str, object]:
     """Celery configuration derived from the settings; JSON only on the broker."""
     vt = settings.visibility_timeout
@@ -30,7 +35,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "task_time_limit": settings.task_time_limit,
-        "task_soft_time_limit": max(5, settings.task_time_limit - 30),
+        "task_soft_time_limit": soft_time_limit(settings),
         "visibility_timeout": vt,
         "broker_transport_options": {"visibility_timeout": vt},
         "result_backend_transport_options": {"visibility_timeout": vt},
@@ -52,8 +57,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_hijack_root_logger": False,
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
         "timezone": "UTC",
+        # The sweep is not here: every worker process runs it (platequeue.runs.sweep_if_due).
         "beat_schedule": {
-            "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval},
             "cleanup": {"task": CLEANUP_TASK, "schedule": 3600.0},
             # User schedules live in our table; this one entry fires the due ones (a stale
             # tick is dropped: the next one fires whatever is due, once).

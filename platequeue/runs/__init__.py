@@ -33,7 +33,13 @@ from platequeue.runs._service import (
     status,
     submit,
 )
-from platequeue.runs._sweeper import SweepReport, sweep
+from platequeue.runs._sweeper import (
+    SweepReport,
+    hard_limit_error,
+    release_task,
+    sweep,
+    sweep_if_due,
+)
 from platequeue.runs._wellwork import Claim, RetryLater, WellCommand
 from platequeue.runs._writeback_job import write_back_run, writeback_rows
 
@@ -53,10 +59,12 @@ __all__ = [
     "estimate",
     "eta_seconds",
     "finalize",
+    "hard_limit_error",
     "in_flight",
     "incremental",
     "list_runs",
     "refill_due",
+    "release_task",
     "render_results",
     "rerun_failed",
     "results",
@@ -66,6 +74,7 @@ __all__ = [
     "status",
     "submit",
     "sweep",
+    "sweep_if_due",
     "undispatched",
     "write_back_run",
     "writeback_rows",

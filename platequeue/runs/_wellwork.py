@@ -21,19 +21,32 @@ from sqlalchemy.orm import Session
 from pipelines import backend, registry
 from platequeue.logs import log_context
 from platequeue.platform import Platform
-from platequeue.queue import record_wells
+from platequeue.queue import record_wells, soft_time_limit
 from platequeue.runs import _custom_steps as custom_steps
 from platequeue.runs._dispatch import dispatch, refill_due
 from platequeue.runs._finalize import finalize
 from platequeue.runs._incremental import fingerprint
 from platequeue.runs._measurements import upsert_measurements
 from platequeue.runs._runcache import run_facts, well_and_pixels
-from platequeue.store import Run, RunStatus, WellStatus, WellTask, affected, session_scope, utcnow
+from platequeue.store import (
+    Run,
+    RunStatus,
+    WellStatus,
+    WellTask,
+    affected,
+    dispose_all,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
-PERMANENT = (ValueError, LookupError, TypeError, ArithmeticError, SoftTimeLimitExceeded)
-"""Errors that retrying cannot fix (corrupt data, bad parameters, bugs): fail the well now."""
+PERMANENT = (ValueError, LookupError, TypeError, ArithmeticError)
+"""Errors that retrying cannot fix (corrupt data, bad parameters, bugs): fail the well now.
+
+A soft time limit is not among them: a hung read (a stuck mount, a wedged GPU) may pass, so
+it is retried like any transient error, up to ``WELL_MAX_ATTEMPTS``, its error naming the
+limit. (The hard limit kills the pool process; the sweeper records that attempt.)"""
 
 
 class RetryLater(Exception):
@@ -63,6 +76,10 @@ class WellCommand:
     well_task_id: int
     worker: str
     device: str = "cpu"
+    task_id: str | None = None
+    """The id of the message being executed (the owner's heartbeat lists it while it runs)."""
+    boot: str | None = None
+    """The worker incarnation's boot id (:func:`platequeue.queue.liveness.incarnation`)."""
 
     def run(self) -> str:
         claim = self._claim()
@@ -85,16 +102,28 @@ class WellCommand:
         except PERMANENT as exc:
             self._fail(claim, f"{type(exc).__name__}: {exc}")
             return "failed"
-        except Exception as exc:
-            if attempts >= self.platform.settings.well_max_attempts:
-                self._fail(claim, f"{type(exc).__name__}: {exc} (after {attempts} attempts)")
-                return "failed"
-            log.warning("well task %d attempt %d failed, will retry: %s\n%s",
-                        self.well_task_id, attempts, exc, traceback.format_exc())
-            self._mark_retry(claim, f"{type(exc).__name__}: {exc}")
-            raise RetryLater(min(60.0, 2.0 ** attempts), exc) from exc
+        except SoftTimeLimitExceeded as exc:
+            dispose_all()  # the limit may have cut a query short: drop this process's pools
+            soft = soft_time_limit(self.platform.settings)
+            return self._transient(claim, exc, f"soft time limit of {soft} s exceeded "
+                                               "(TASK_TIME_LIMIT minus 30 s)")
+        except Exception as exc:  # noqa: BLE001  (transient: _transient retries or fails)
+            return self._transient(claim, exc, f"{type(exc).__name__}: {exc}")
         finally:
             backend.free_gpu_memory()
+
+    def _transient(self, claim: Claim, exc: BaseException, error: str) -> str:
+        """Fail the well once its attempts are spent, else mark it for retry and re-raise
+        as :class:`RetryLater` (a failure of this bookkeeping itself propagates: the task
+        wrapper then retries the message, and the row is taken over or swept)."""
+        attempts = claim.attempts
+        if attempts >= self.platform.settings.well_max_attempts:
+            self._fail(claim, f"{error} (after {attempts} attempts)")
+            return "failed"
+        log.warning("well task %d attempt %d failed, will retry: %s\n%s",
+                    self.well_task_id, attempts, error, traceback.format_exc())
+        self._mark_retry(claim, f"{error} (attempt {attempts})")
+        raise RetryLater(min(60.0, 2.0 ** attempts), exc) from exc
 
     # -- steps ---------------------------------------------------------------------------
     def _claim(self) -> Claim | None:
@@ -104,7 +133,9 @@ class WellCommand:
         values: dict[str, Any] = dict(status=WellStatus.RUNNING.value,
                                       attempts=WellTask.attempts + 1, worker=self.worker,
                                       worker_pid=os.getpid(), device=self.device,
-                                      started_at=utcnow(), error=None)
+                                      worker_boot=self.boot, started_at=utcnow(), error=None)
+        if self.task_id is not None:
+            values["task_id"] = self.task_id
         with session_scope(self.platform.audit) as s:
             got = s.execute(
                 update(WellTask)
@@ -126,18 +157,25 @@ class WellCommand:
 
     def _take_over_orphan(self, s: Session, values: dict[str, Any],
                           run_live: Any) -> Any:
-        """A redelivery after this host's pool child died mid-task (task_reject_on_worker_lost)."""
-        row = s.execute(select(WellTask.worker, WellTask.worker_pid)
+        """Take over a row this very incarnation claimed for this very message, whose
+        attempt ended unrecorded: a redelivery after the pool child died mid-task
+        (task_reject_on_worker_lost), or a retry after the bookkeeping failed (DB outage)."""
+        row = s.execute(select(WellTask.worker, WellTask.worker_pid, WellTask.worker_boot,
+                               WellTask.task_id, WellTask.attempts)
                         .where(WellTask.id == self.well_task_id,
                                WellTask.status == WellStatus.RUNNING.value)).first()
-        if row is None or row[0] != self.worker or row[1] is None or _pid_alive(row[1]):
+        if row is None or row.worker != self.worker or row.worker_boot != self.boot:
             return None
-        log.warning("well task %d: pool process %d died mid-task; taking over",
-                    self.well_task_id, row[1])
+        same_message = self.task_id is not None and row.task_id == self.task_id
+        pid_dead = row.worker_pid is not None and not _pid_alive(row.worker_pid)
+        if not (same_message or (row.task_id is None and pid_dead)):
+            return None
+        log.warning("well task %d: attempt %d ended unrecorded; taking over",
+                    self.well_task_id, row.attempts)
         return s.execute(
             update(WellTask)
             .where(WellTask.id == self.well_task_id, WellTask.status == WellStatus.RUNNING,
-                   WellTask.worker_pid == row[1], run_live)
+                   WellTask.attempts == row.attempts, run_live)
             .values(**values)
             .returning(WellTask.run_id, WellTask.attempts, WellTask.well_id)).first()
 
