@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+from platequeue.dburl import DatabaseUrlError, normalize_db_url
+
 __all__ = ["Settings", "SettingsError", "get_settings", "load_settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -190,6 +192,18 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw.strip()
 
 
+def _db_url(env: Mapping[str, str], name: str) -> str | None:
+    """A PostgreSQL or SQLite URL, normalised (``postgres://`` and ``postgresql://`` mean
+    psycopg 3)."""
+    raw = _url(env, name, ("postgresql", "postgres", "sqlite"))
+    if raw is None:
+        return None
+    try:
+        return normalize_db_url(raw)
+    except DatabaseUrlError:
+        raise SettingsError(f"{name} is not a valid database URL") from None
+
+
 def _oidc(env: Mapping[str, str]) -> OidcSettings:
     def opt(name: str) -> str | None:
         return (env.get(name) or "").strip() or None
@@ -220,9 +234,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"APP_ENV={app_env!r} must be one of {', '.join(_ENVS)}")
     home = Path(env.get("PLATEQUEUE_HOME", "var")).expanduser().resolve()
 
-    database_url = _url(env, "DATABASE_URL", ("postgresql", "sqlite"))
+    database_url = _db_url(env, "DATABASE_URL")
     redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"))
-    omero_db_url = _url(env, "OMERO_DB_URL", ("postgresql", "sqlite"))
+    omero_db_url = _db_url(env, "OMERO_DB_URL")
     secret_key = env.get("SECRET_KEY", "")
     if app_env == "production":
         for name, value in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url),
