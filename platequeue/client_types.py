@@ -4,8 +4,8 @@
 know the keys: ``client.run(7)["wells_done"]`` is an ``int``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: Python 3.11 reads NotRequired only from
+# evaluated annotations.
 from typing import Any, NotRequired, TypedDict
 
 __all__ = ["Me", "Pipeline", "Plate", "Results", "Run", "StepArtifact", "Well"]
