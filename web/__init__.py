@@ -53,6 +53,10 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.register_blueprint(metrics.bp)
     app.register_blueprint(schedules.bp)
 
+    from web import apidocs  # /api/docs: the OpenAPI document, readable
+
+    app.register_blueprint(apidocs.bp)
+
     @app.errorhandler(PlatequeueError)
     def domain_error(exc: PlatequeueError) -> Any:
         resp = jsonify(error=str(exc))
