@@ -65,6 +65,15 @@ class Platform:
         return redis_client(self.settings)
 
     @cached_property
+    def omero_web_redis(self) -> redis.Redis:
+        """Where OMERO.web keeps its sessions: ``OMERO_WEB_REDIS_URL``, else the broker."""
+        if self.settings.omero_web_redis_url is None:
+            return self.redis
+        import redis as redis_lib
+
+        return redis_lib.Redis.from_url(self.settings.omero_web_redis_url, socket_timeout=10)
+
+    @cached_property
     def reader(self) -> RepositoryReader:
         """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
         original file), in omero-ms-image-region's order."""

@@ -100,6 +100,11 @@ class Settings:
     schedule_tick_interval: float = 60.0  # beat's schedules entry; tests shorten it
     # Custom steps (dill-serialised step functions of developer-role users): off by default.
     custom_steps: bool = False
+    # OMERO.web's session cache (omero.web.caches): its Redis (None: the broker's) and the
+    # django cache KEY_PREFIX / VERSION it was configured with (django's defaults: "", 1).
+    omero_web_redis_url: str | None = None
+    omero_web_cache_prefix: str = ""
+    omero_web_cache_version: int = 1
 
     @property
     def visibility_timeout(self) -> int:
@@ -295,6 +300,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         omero_keepalive_interval=_int(env, "OMERO_KEEPALIVE_INTERVAL", 300, minimum=10),
         schedule_tick_interval=_float(env, "SCHEDULE_TICK_INTERVAL", 60.0),
         custom_steps=_bool(env, "CUSTOM_STEPS", False),
+        omero_web_redis_url=_url(env, "OMERO_WEB_REDIS_URL", ("redis", "rediss", "unix")),
+        omero_web_cache_prefix=env.get("OMERO_WEB_CACHE_KEY_PREFIX", ""),
+        omero_web_cache_version=_int(env, "OMERO_WEB_CACHE_VERSION", 1, minimum=1),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")
