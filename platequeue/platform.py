@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import redis
     from celery import Celery
+    from redis import Redis as RedisClient
 
     from platequeue.omero import OmeroCatalog, PixelsInfo, RepositoryReader
 
@@ -65,7 +66,7 @@ class Platform:
         return redis_client(self.settings)
 
     @cached_property
-    def omero_web_redis(self) -> redis.Redis:
+    def omero_web_redis(self) -> RedisClient:
         """Where OMERO.web keeps its sessions: ``OMERO_WEB_REDIS_URL``, else the broker."""
         if self.settings.omero_web_redis_url is None:
             return self.redis

@@ -82,3 +82,11 @@ def test_web_app_starts_without_pixel_readers(tmp_path: Path) -> None:
     """))
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "loaded: []"
+
+
+def test_omero_package_names_still_resolve() -> None:
+    import platequeue.omero as omero_pkg
+
+    for name in omero_pkg.__all__:
+        assert getattr(omero_pkg, name) is not None, name
+    assert set(omero_pkg.__all__) == set(omero_pkg._WHERE)

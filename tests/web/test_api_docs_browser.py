@@ -47,7 +47,8 @@ def test_docs_page_renders_the_api(base_url: str) -> None:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(f"{base_url}/api/docs")
             expect(page.locator("h1", has_text="platequeue API")).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Queue a pipeline over every well of a plate").first).to_be_attached()
+            operation = page.get_by_text("Queue a pipeline over every well of a plate")
+            expect(operation.first).to_be_attached()
             assert errors == []
         finally:
             browser.close()
