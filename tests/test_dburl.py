@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from platequeue.db import dispose_all, make_engine
 from platequeue.dburl import DatabaseUrlError, normalize_db_url
-from platequeue.migrate import upgrade
 from platequeue.settings import SettingsError, load_settings
+from platequeue.store import dispose_all, make_engine, upgrade
 from platequeue.testing import create_database, drop_database
 
 FORMS = ("postgresql://{rest}", "postgres://{rest}", "postgresql+psycopg://{rest}")

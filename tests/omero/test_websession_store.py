@@ -8,7 +8,7 @@ import secrets
 import pytest
 import redis
 
-from platequeue.omero.websession import KEY_PREFIX, SessionStore, fetch_web_session
+from platequeue.omero import websession
 from platequeue.settings import SettingsError, load_settings
 
 
@@ -18,9 +18,9 @@ class Evil:
 
 
 def test_default_store_is_djangos_default_layout() -> None:
-    assert SessionStore(None).key("abc12345") == KEY_PREFIX + "abc12345"  # type: ignore[arg-type]
-    assert KEY_PREFIX == ":1:django.contrib.sessions.cache"
-    store = SessionStore(None, "omeroweb", 4)  # type: ignore[arg-type]
+    assert websession.SessionStore(None).key("abc12345") == websession.KEY_PREFIX + "abc12345"  # type: ignore[arg-type]
+    assert websession.KEY_PREFIX == ":1:django.contrib.sessions.cache"
+    store = websession.SessionStore(None, "omeroweb", 4)  # type: ignore[arg-type]
     assert store.key("abc12345") == "omeroweb:4:django.contrib.sessions.cache" + "abc12345"
 
 
@@ -47,12 +47,13 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 def test_hostile_pickle_under_a_prefix_is_not_executed(redis_url: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     r = redis.Redis.from_url(redis_url)
-    store = SessionStore(r, "omeroweb", 2)
+    store = websession.SessionStore(r, "omeroweb", 2)
     sid = secrets.token_hex(16)
     data = {"connector": {"omero_session_key": "0f3c1a2b-aaaa-bbbb-cccc-1234567890ab"},
             "boom": Evil()}
     r.set(store.key(sid), pickle.dumps(data, protocol=4))
-    ws = fetch_web_session(store, sid)
+    ws = websession.fetch_web_session(store, sid)
     assert ws is not None and ws.omero_session_key == "0f3c1a2b-aaaa-bbbb-cccc-1234567890ab"
     assert "unpickled!" not in capsys.readouterr().out
-    assert fetch_web_session(SessionStore(r), sid) is None  # default layout: another key
+    # django's default layout is another key
+    assert websession.fetch_web_session(websession.SessionStore(r), sid) is None

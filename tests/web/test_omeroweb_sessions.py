@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from platequeue.omero.websession import SessionStore, fetch_web_session
+from platequeue.omero import websession
 from tests.conftest import ROOT
 from tests.web.conftest import SignIn
 from tests.web.test_omero_signin import _me, _omero_session
@@ -74,7 +74,8 @@ def test_signs_in_with_a_real_omero_web_session(signin_factory: object,
     stored = web_redis.get(f"{PREFIX}:{VERSION}:django.contrib.sessions.cache{sessionid}")
     assert stored is not None
     assert s.redis.keys("*django.contrib.sessions*") == []  # nothing in the broker's db
-    parsed = fetch_web_session(SessionStore(web_redis, PREFIX, VERSION), sessionid)
+    store = websession.SessionStore(web_redis, PREFIX, VERSION)
+    parsed = websession.fetch_web_session(store, sessionid)
     assert parsed is not None and parsed.omero_session_key == key and parsed.user_id == 2
 
     s.client.set_cookie("sessionid", sessionid)
