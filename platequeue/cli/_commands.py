@@ -192,7 +192,8 @@ def rerun_failed(run_id: int) -> None:
   platequeue results 7 --format parquet -o run-7.parquet""")
 @click.argument("run_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
-              show_default=True, help="CSV, JSON ({columns, rows}) or Parquet (typed columns).")
+              show_default=True,
+              help="CSV, JSON (a list of row objects) or Parquet (typed columns).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output (Parquet needs a file or a "
                    "pipe).")

@@ -37,6 +37,7 @@ def wait_for_runs(platform: Any, run_ids: list[int], *, bar: bool,
         return views
     label = (f"run {run_ids[0]}" if len(run_ids) == 1
              else f"{len(run_ids)} runs ({', '.join(map(str, run_ids))})")
+    progress: Any
     with click.progressbar(length=max(total, 1), label=label, file=sys.stderr,
                            show_eta=True, show_percent=True, show_pos=True,
                            item_show_func=lambda _: f"{failed(views)} failed") as progress:
