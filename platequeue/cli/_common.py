@@ -34,10 +34,12 @@ EXIT_UNAVAILABLE = 4  # a service (broker, database) does not answer
 
 def one_line(exc: BaseException) -> tuple[str, int] | None:
     """The message and exit code for an error a command may end with, or None for a bug."""
-    from platequeue.errors import Unavailable
+    from platequeue.errors import NotInstalled, Unavailable
 
     if isinstance(exc, SettingsError):
         return f"configuration error: {exc}", EXIT_USAGE
+    if isinstance(exc, NotInstalled):
+        return f"not installed: {exc}", EXIT_MISSING
     if isinstance(exc, Unavailable):
         return f"unavailable: {exc}", EXIT_UNAVAILABLE
     if isinstance(exc, PlatequeueError):
