@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from platequeue.cli._common import friendly, main, parse_params, platform_from_env
+from platequeue.cli._common import friendly, main, parse_channels, parse_params, platform_from_env
 from platequeue.states import RunStatus
 
 
@@ -81,18 +81,6 @@ def _summary(view: Any) -> dict[str, Any]:
             "wells_skipped": view.wells_skipped}
 
 
-def _parse_channels(items: tuple[str, ...]) -> dict[str, str]:
-    """``--channel ROLE=NAME`` as the pipeline parameters ``channels.<role>``."""
-    out: dict[str, str] = {}
-    for item in items:
-        role, sep, name = item.partition("=")
-        if not sep or not role.strip() or not name.strip():
-            raise click.BadParameter(f"{item!r} is not of the form ROLE=CHANNEL",
-                                     param_hint="--channel")
-        out[f"channels.{role.strip()}"] = name.strip()
-    return out
-
-
 @main.command(epilog="""Examples:
 
 \b
@@ -123,7 +111,7 @@ def submit(omename: str, plate_ids: tuple[int, ...], pipeline: str, params: tupl
     from platequeue.cli._progress import wait_for_runs
     from platequeue.queue import check_broker
 
-    parsed = {**parse_params(params), **_parse_channels(channels)}
+    parsed = {**parse_params(params), **parse_channels(channels)}
     platform = platform_from_env()
     check_broker(platform.settings)
     views = [runs.submit(platform, omename=omename, plate_id=pid, pipeline=pipeline,

@@ -100,6 +100,18 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def parse_channels(items: tuple[str, ...]) -> dict[str, str]:
+    """``--channel ROLE=NAME`` as the pipeline parameters ``channels.<role>``."""
+    out: dict[str, str] = {}
+    for item in items:
+        role, sep, name = item.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise click.BadParameter(f"{item!r} is not of the form ROLE=CHANNEL",
+                                     param_hint="--channel")
+        out[f"channels.{role.strip()}"] = name.strip()
+    return out
+
+
 @click.group(cls=FriendlyGroup, epilog="""Examples:
 
 \b
