@@ -49,7 +49,7 @@ SMOKE=(
     tests/test_light_installs.py
     tests/web/test_api_docs.py
     tests/test_dburl.py
-    tests/test_migrations.py
+    tests/store/test_migrations.py
     "tests/omero/test_readers.py::test_same_pixels_read_identically_from_every_source"
     "tests/web/test_signin.py::test_code_flow_signs_in_demo"
     tests/client/test_results_table.py
