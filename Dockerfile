@@ -13,7 +13,8 @@
 # Build args:
 #   BASE_IMAGE   python:3.11-slim (default) or a CUDA runtime image; on a CUDA image the
 #                distribution's Python 3 is used (Ubuntu 24.04: 3.12).
-#   EXTRAS       pip extras of the package: "", omero, gpu, omero,gpu
+#   EXTRAS       pip extras of the package: "", omero, gpu, omero,gpu; each set has its
+#                lock file, requirements/lock/runtime[-gpu][-omero].txt (scripts/lock.sh)
 #   ICE_VERSION  zeroc-ice for omero-py. PyPI has only a source archive that does not
 #                build on Python >= 3.11; the `wheels` stage patches and builds it
 #                (about 5 minutes) unless a matching wheel is already in .whl/.
@@ -66,20 +67,21 @@ LABEL org.opencontainers.image.title="platequeue" \
       org.opencontainers.image.description="Per-well GPU/CPU analysis of OMERO plates on Celery"
 
 COPY --from=wheels /wheels /wheels
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml README.md LICENSE NOTICE /src/
+COPY requirements/lock /src/requirements/lock
+COPY scripts/install-locked.sh scripts/build-ice-wheel.sh /src/scripts/
 COPY platequeue /src/platequeue
 COPY web /src/web
 COPY workers /src/workers
 COPY pipelines /src/pipelines
 COPY beat /src/beat
-# Flower (the flower service runs `celery -A workers flower`) is not a package
-# dependency, so it is installed here alongside.
+# Exactly the versions of the lock file for these extras (hash-checked), then the package
+# itself without dependencies, then `pip check`. The runtime locks include Flower (the
+# flower service runs `celery -A workers flower`). Refresh the locks: scripts/lock.sh.
 RUN set -eux; \
-    spec=/src; \
-    if [ -n "${EXTRAS}" ]; then spec="/src[${EXTRAS}]"; fi; \
-    pip install --find-links /wheels "${spec}" "flower>=2.0,<3"; \
+    bash /src/scripts/install-locked.sh /opt/venv "${EXTRAS}" /wheels; \
     rm -rf /src /wheels; \
-    python -c 'import platequeue'
+    python -c 'import platequeue, web, workers'
 
 COPY templates/gunicorn.conf.py /etc/platequeue/gunicorn.conf.py
 

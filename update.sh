@@ -10,7 +10,8 @@
 #                  [--repo DIR] [--force] [--keep-tmp]
 #
 #   --mode compose   docker compose build / run --rm migrate / up -d   (default)
-#   --mode systemd   pip install into the venv / platequeue migrate /
+#   --mode systemd   scripts/install-locked.sh into the venv (the lock file's exact,
+#                    hash-checked versions) / platequeue migrate /
 #                    systemctl restart platequeue.target
 #   --dry-run        print every step it would take; change nothing
 #   --ref REF        branch to deploy (default: the current branch)
@@ -22,12 +23,13 @@
 # Environment:
 #   PLATEQUEUE_TEST_CMD      test command, run by bash in the throwaway checkout with
 #                            its venv active (default: bash .ci/run)
-#   PLATEQUEUE_TEST_INSTALL  install command for the throwaway venv
-#                            (default: pip install --quiet -e ".[dev]")
+#   PLATEQUEUE_TEST_INSTALL  install command for the throwaway venv (default: the dev
+#                            lock, requirements/lock/dev.txt, then the package itself)
 #   PLATEQUEUE_PYTHON        python for the throwaway venv (default: python3)
 #   PLATEQUEUE_VENV_OPTS     extra `python -m venv` options (e.g. --without-pip)
 #   PLATEQUEUE_VENV          systemd mode: the production venv (default /opt/platequeue/venv)
-#   PLATEQUEUE_EXTRAS        systemd mode: pip extras to install (default: omero)
+#   PLATEQUEUE_EXTRAS        systemd mode: extras to install (default: omero); each set
+#                            has a lock file (scripts/lock.sh refreshes them)
 #   PLATEQUEUE_SYSTEMD_TARGET  systemd mode: what to restart (default platequeue.target)
 #   PLATEQUEUE_ENV_FILE      systemd mode: the units' EnvironmentFile, loaded for the
 #                            migration (default /etc/platequeue/platequeue.env)
@@ -67,7 +69,8 @@ git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$repo is 
 cd "$repo"
 
 test_cmd=${PLATEQUEUE_TEST_CMD:-bash .ci/run}
-test_install=${PLATEQUEUE_TEST_INSTALL:-pip install --quiet -e ".[dev]"}
+default_install='pip install --quiet --require-hashes --no-deps -r requirements/lock/dev.txt && pip install --quiet --no-deps -e .'
+test_install=${PLATEQUEUE_TEST_INSTALL:-$default_install}
 python=${PLATEQUEUE_PYTHON:-python3}
 venv_opts=${PLATEQUEUE_VENV_OPTS:-}
 prod_venv=${PLATEQUEUE_VENV:-/opt/platequeue/venv}
@@ -110,7 +113,7 @@ plan() {
         echo "  6. migrate:  docker compose -f $compose_file run --rm migrate"
         echo "  7. restart:  docker compose -f $compose_file up -d --remove-orphans"
     else
-        echo "  5. rebuild:  $prod_venv/bin/pip install --quiet ${repo}[${extras}]"
+        echo "  5. rebuild:  bash scripts/install-locked.sh $prod_venv ${extras}   (requirements/lock)"
         echo "  6. migrate:  $prod_venv/bin/platequeue migrate   (with $env_file loaded)"
         echo "  7. restart:  systemctl restart $systemd_target"
     fi
@@ -193,9 +196,9 @@ if [[ $mode == compose ]]; then
         die "docker compose build failed; services untouched, checkout back at ${old:0:12}"
     fi
 else
-    if ! "$prod_venv/bin/pip" install --quiet "${repo}[${extras}]"; then
+    if ! bash "$repo/scripts/install-locked.sh" "$prod_venv" "$extras"; then
         rollback_code
-        die "pip install into $prod_venv failed; services untouched, checkout back at ${old:0:12}"
+        die "installing into $prod_venv failed; services untouched, checkout back at ${old:0:12}"
     fi
 fi
 

@@ -6,22 +6,32 @@
 >>> c.wait(run["run_id"], timeout=600)["status"]  # doctest: +SKIP
 'succeeded'
 >>> csv_text = c.results(run["run_id"], format="csv")  # doctest: +SKIP
+>>> table = c.results_table(run["run_id"])  # pandas DataFrame  # doctest: +SKIP
 
 Every refusal raises :class:`ClientError` with the HTTP status and the server's message.
+Connection errors and busy servers are retried (:mod:`platequeue.client_retry`); return
+values are typed (:mod:`platequeue.client_types`).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import requests
 
+from platequeue.client_retry import RetryPolicy
+from platequeue.client_types import Me, Pipeline, Plate, Results, Run, Well
 from platequeue.states import TERMINAL_RUN
 
-__all__ = ["TERMINAL", "Client", "ClientError"]
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["TERMINAL", "Client", "ClientError", "RetryPolicy"]
 
 TERMINAL = frozenset(s.value for s in TERMINAL_RUN)
 
@@ -46,53 +56,73 @@ class Client:
         An API token; submitting, cancelling and rerunning need a ``submit`` token.
     timeout : float
         Seconds to wait for each HTTP response.
+    retry : RetryPolicy
+        When to try again: connection errors, 502/503/504 (reads only) and 429 after its
+        ``Retry-After`` (bounded); ``RetryPolicy(retries=0)`` turns retries off.
     """
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 retry: RetryPolicy | None = None) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url {base_url!r} must start with http:// or https://")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.retry = retry or RetryPolicy()
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def _request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                  json: Any = None) -> requests.Response:
-        response = self.session.request(method, f"{self.base_url}/api{path}", params=params,
-                                        json=json, timeout=self.timeout)
-        if response.status_code >= 400:
-            raise ClientError(response.status_code, _message(response))
-        return response
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.session.request(method, f"{self.base_url}/api{path}",
+                                                params=params, json=json, timeout=self.timeout)
+            except requests.RequestException as exc:
+                delay = self.retry.error_delay(method, exc, attempt)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+                continue
+            if response.status_code < 400:
+                return response
+            delay = self.retry.status_delay(method, response.status_code,
+                                            response.headers.get("Retry-After"), attempt)
+            if delay is None:
+                raise ClientError(response.status_code, _message(response))
+            response.close()
+            time.sleep(delay)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._request(method, path, **kwargs).json()
 
-    def me(self) -> dict[str, Any]:
+    def me(self) -> Me:
         """Who the token belongs to: ``omename``, ``role``, ``scope``."""
-        found: dict[str, Any] = self._json("GET", "/me")
+        found: Me = self._json("GET", "/me")
         return found
 
-    def plates(self) -> list[dict[str, Any]]:
+    def plates(self) -> list[Plate]:
         """Plates the token's OMERO user may read."""
-        found: list[dict[str, Any]] = self._json("GET", "/plates")
+        found: list[Plate] = self._json("GET", "/plates")
         return found
 
-    def pipelines(self) -> list[dict[str, Any]]:
+    def pipelines(self) -> list[Pipeline]:
         """Built-in pipelines with their declared parameters."""
-        found: list[dict[str, Any]] = self._json("GET", "/pipelines")
+        found: list[Pipeline] = self._json("GET", "/pipelines")
         return found
 
-    def runs(self, *, everyone: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    def runs(self, *, everyone: bool = False, limit: int = 50) -> list[Run]:
         """Runs, newest first (``everyone``: all users' runs, operators and admins only)."""
-        found: list[dict[str, Any]] = self._json(
+        found: list[Run] = self._json(
             "GET", "/runs", params={"all": "true" if everyone else "false", "limit": str(limit)})
         return found
 
     def submit(self, plate_ids: int | Iterable[int], pipeline: str, *,
                params: Mapping[str, Any] | None = None,
                channels: Mapping[str, str | int] | None = None,
-               custom_step: int | None = None) -> list[dict[str, Any]]:
+               custom_step: int | None = None) -> list[Run]:
         """Queue ``pipeline`` over every well of each plate; one run per plate, in order.
 
         ``channels`` maps a pipeline's channel role (``nuclei``) to a channel name or index.
@@ -126,13 +156,13 @@ class Client:
         found = self._json("POST", "/steps", json={"name": name, "payload": payload})
         return int(found["artifact_id"])
 
-    def run(self, run_id: int) -> dict[str, Any]:
+    def run(self, run_id: int) -> Run:
         """A run's state and well counts."""
-        found: dict[str, Any] = self._json("GET", f"/runs/{int(run_id)}")
+        found: Run = self._json("GET", f"/runs/{int(run_id)}")
         return found
 
     def wait(self, run_id: int, timeout: float = 3600.0, *,
-             interval: float = 1.0) -> dict[str, Any]:
+             interval: float = 1.0) -> Run:
         """Poll until the run ends (succeeded, partial, failed, cancelled); return it.
 
         Raises ``TimeoutError`` if it has not ended after ``timeout`` seconds.
@@ -146,38 +176,81 @@ class Client:
                 raise TimeoutError(f"run {run_id} still {view['status']} after {timeout}s")
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
-    def wells(self, run_id: int) -> list[dict[str, Any]]:
+    def wells(self, run_id: int) -> list[Well]:
         """Every well of the run: state, attempts, last error, device and worker."""
-        found: list[dict[str, Any]] = self._json("GET", f"/runs/{int(run_id)}/wells")
+        found: list[Well] = self._json("GET", f"/runs/{int(run_id)}/wells")
         return found
 
     @overload
     def results(self, run_id: int, format: Literal["csv"] = ...) -> str: ...
     @overload
-    def results(self, run_id: int, format: Literal["json"]) -> dict[str, Any]: ...
+    def results(self, run_id: int, format: Literal["json"]) -> Results: ...
     @overload
     def results(self, run_id: int, format: Literal["parquet"]) -> bytes: ...
 
-    def results(self, run_id: int, format: str = "csv") -> str | dict[str, Any] | bytes:
+    def results(self, run_id: int, format: str = "csv") -> str | Results | bytes:
         """One row per well and field: CSV text, ``{"columns", "rows"}``, or Parquet bytes."""
         if format not in ("csv", "json", "parquet"):
             raise ValueError(f"format {format!r} must be csv, json or parquet")
         response = self._request("GET", f"/runs/{int(run_id)}/results",
                                  params={"format": format})
         if format == "json":
-            found: dict[str, Any] = response.json()
+            found: Results = response.json()
             return found
         return response.content if format == "parquet" else response.text
 
-    def cancel(self, run_id: int) -> dict[str, Any]:
+    @overload
+    def results_table(self, run_id: int, kind: Literal["pandas"]) -> pd.DataFrame: ...
+    @overload
+    def results_table(self, run_id: int, kind: Literal["arrow"]) -> pa.Table: ...
+    @overload
+    def results_table(self, run_id: int,
+                      kind: Literal["auto"] = ...) -> pd.DataFrame | pa.Table: ...
+
+    def results_table(self, run_id: int, kind: str = "auto") -> pd.DataFrame | pa.Table:
+        """The results as a table: a pandas ``DataFrame`` or a pyarrow ``Table``.
+
+        ``kind="auto"`` gives a DataFrame when pandas is installed, else a pyarrow Table.
+        With pyarrow the Parquet download is used (typed columns, the run's metadata in
+        ``table.schema.metadata``); with pandas alone, the CSV one. Raises ImportError
+        naming what to install when neither is.
+        """
+        if kind not in ("auto", "pandas", "arrow"):
+            raise ValueError(f"kind {kind!r} must be auto, pandas or arrow")
+        pandas = _optional("pandas") if kind != "arrow" else None
+        pyarrow = _optional("pyarrow")
+        if kind == "pandas" and pandas is None:
+            raise ImportError("results_table(kind='pandas') needs pandas: pip install pandas")
+        if pyarrow is not None:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(io.BytesIO(self.results(run_id, "parquet")))
+            return table.to_pandas() if pandas is not None else table
+        if kind == "arrow":
+            raise ImportError("results_table(kind='arrow') needs pyarrow: pip install pyarrow")
+        if pandas is None:
+            raise ImportError("results_table needs pandas or pyarrow: pip install pandas")
+        return pandas.read_csv(io.StringIO(self.results(run_id, "csv")))
+
+    def cancel(self, run_id: int) -> Run:
         """Cancel a run; raises ``ClientError(409, ...)`` if it has already ended."""
-        found: dict[str, Any] = self._json("POST", f"/runs/{int(run_id)}/cancel")
+        found: Run = self._json("POST", f"/runs/{int(run_id)}/cancel")
         return found
 
-    def rerun_failed(self, run_id: int) -> dict[str, Any]:
+    def rerun_failed(self, run_id: int) -> Run:
         """Queue a partial or failed run's failed wells again."""
-        found: dict[str, Any] = self._json("POST", f"/runs/{int(run_id)}/rerun-failed")
+        found: Run = self._json("POST", f"/runs/{int(run_id)}/rerun-failed")
         return found
+
+
+def _optional(name: str) -> Any:
+    """The module ``name`` if it is installed, else None."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
 
 
 def _message(response: requests.Response) -> str:

@@ -27,3 +27,7 @@ class Conflict(PlatequeueError):
 
 class Unavailable(PlatequeueError):
     status = 503
+
+
+class NotInstalled(Unavailable):
+    """A component this needs is not installed (an extra); the message says which."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import redis
     from celery import Celery
+    from redis import Redis as RedisClient
 
     from platequeue.omero import OmeroCatalog, PixelsInfo, RepositoryReader
 
@@ -63,6 +64,15 @@ class Platform:
         from platequeue.queue import redis_client
 
         return redis_client(self.settings)
+
+    @cached_property
+    def omero_web_redis(self) -> RedisClient:
+        """Where OMERO.web keeps its sessions: ``OMERO_WEB_REDIS_URL``, else the broker."""
+        if self.settings.omero_web_redis_url is None:
+            return self.redis
+        import redis as redis_lib
+
+        return redis_lib.Redis.from_url(self.settings.omero_web_redis_url, socket_timeout=10)
 
     @cached_property
     def reader(self) -> RepositoryReader:

@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+from platequeue.dburl import DatabaseUrlError, normalize_db_url
+
 __all__ = ["Settings", "SettingsError", "get_settings", "load_settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -102,6 +104,11 @@ class Settings:
     omero_inplace_roots: tuple[Path, ...] = ()
     # OMERO.web's base URL (``https://omero.example.org``): the image view links there.
     omero_web_url: str | None = None
+    # OMERO.web's session cache (omero.web.caches): its Redis (None: the broker's) and the
+    # django cache KEY_PREFIX / VERSION it was configured with (django's defaults: "", 1).
+    omero_web_redis_url: str | None = None
+    omero_web_cache_prefix: str = ""
+    omero_web_cache_version: int = 1
 
     @property
     def visibility_timeout(self) -> int:
@@ -207,6 +214,16 @@ def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
             raise SettingsError(f"{name}: {part!r} is not an absolute path")
         out.append(Path(part))
     return tuple(out)
+def _db_url(env: Mapping[str, str], name: str) -> str | None:
+    """A PostgreSQL or SQLite URL, normalised (``postgres://`` and ``postgresql://`` mean
+    psycopg 3)."""
+    raw = _url(env, name, ("postgresql", "postgres", "sqlite"))
+    if raw is None:
+        return None
+    try:
+        return normalize_db_url(raw)
+    except DatabaseUrlError:
+        raise SettingsError(f"{name} is not a valid database URL") from None
 
 
 def _oidc(env: Mapping[str, str]) -> OidcSettings:
@@ -239,9 +256,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"APP_ENV={app_env!r} must be one of {', '.join(_ENVS)}")
     home = Path(env.get("PLATEQUEUE_HOME", "var")).expanduser().resolve()
 
-    database_url = _url(env, "DATABASE_URL", ("postgresql", "sqlite"))
+    database_url = _db_url(env, "DATABASE_URL")
     redis_url = _url(env, "REDIS_URL", ("redis", "rediss", "unix"))
-    omero_db_url = _url(env, "OMERO_DB_URL", ("postgresql", "sqlite"))
+    omero_db_url = _db_url(env, "OMERO_DB_URL")
     secret_key = env.get("SECRET_KEY", "")
     if app_env == "production":
         for name, value in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url),
@@ -302,6 +319,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         custom_steps=_bool(env, "CUSTOM_STEPS", False),
         omero_inplace_roots=_paths(env, "OMERO_INPLACE_ROOTS"),
         omero_web_url=_web_url(env, "OMERO_WEB_URL"),
+        omero_web_redis_url=_url(env, "OMERO_WEB_REDIS_URL", ("redis", "rediss", "unix")),
+        omero_web_cache_prefix=env.get("OMERO_WEB_CACHE_KEY_PREFIX", ""),
+        omero_web_cache_version=_int(env, "OMERO_WEB_CACHE_VERSION", 1, minimum=1),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")

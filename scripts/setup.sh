@@ -20,5 +20,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-# PLATEQUEUE_EXTRAS: pip extras to install (the test command adds ops = Flower).
+# PLATEQUEUE_EXTRAS: pip extras to install (README, "Installing"): dev by default (the
+# tests; scripts/test.sh adds ops = Flower), demo for scripts/demo.sh.
 .venv/bin/python -m pip install -q -e ".[${PLATEQUEUE_EXTRAS:-dev}]"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,20 @@ REDIS_HOST = "127.0.0.1"
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis db number (1-15) leased to this test alone, flushed before and after."""
+    with leased_redis_db() as url:
+        yield url
+
+
+@pytest.fixture
+def other_redis_url(redis_url: str) -> Iterator[str]:
+    """A second leased Redis db number (another service's Redis, e.g. OMERO.web's)."""
+    with leased_redis_db() as url:
+        yield url
+
+
+@contextmanager
+def leased_redis_db() -> Iterator[str]:
+    """Lease a free Redis db number (1-15), flushed before and after; yields its URL."""
     lock = redis.Redis(host=REDIS_HOST, db=0)
     token = secrets.token_hex(8)
     deadline = time.monotonic() + 120

@@ -55,5 +55,9 @@ def create_app(test_config: dict[str, Any] | None = None,
     app.register_blueprint(metrics.bp)
     app.register_blueprint(schedules.bp)
 
+    from web import apidocs  # /api/docs: the OpenAPI document, readable
+
+    app.register_blueprint(apidocs.bp)
+
     pages.install_app_error_pages(app)  # HTML for browsers, JSON under /api/
     return app

@@ -135,8 +135,10 @@ def _from_omero_session() -> bool:
     if "user" in session and (cand.kind == "cookie" or cand.value == current_omero_session_key()):
         return False
     p = platform()
+    store = websession.SessionStore(p.omero_web_redis, p.settings.omero_web_cache_prefix,
+                                    p.settings.omero_web_cache_version)
     found = websession.resolve_request_session(headers, request.args, request.cookies,
-                                               redis=p.redis, engine=p.omero)
+                                               redis=store, engine=p.omero)
     user = None if found is None else _omero_user(found)
     if found is None or user is None:
         if cand.is_omero_key:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 import click
 
-from platequeue.cli._common import friendly, main, parse_params, platform_from_env
-from platequeue.states import TERMINAL_RUN, RunStatus
+from platequeue.cli._common import friendly, main, parse_channels, parse_params, platform_from_env
+from platequeue.states import RunStatus
 
 
-@main.command()
+@main.command(epilog="Example: platequeue migrate")
 @friendly
 def migrate() -> None:
     """Bring the audit store up to the latest schema (Alembic)."""
@@ -26,13 +25,17 @@ def migrate() -> None:
     click.echo("audit store is at the latest revision")
 
 
-@main.command("demo-data")
-@click.option("--plates", default=1, show_default=True, type=click.IntRange(1, 20))
-@click.option("--wells", default=96, show_default=True, type=click.Choice(["96", "384"]))
-@click.option("--fields", default=2, show_default=True, type=click.IntRange(1, 16))
+@main.command("demo-data", epilog="Example: platequeue demo-data --plates 2 --wells 384 --minimal")
+@click.option("--plates", default=1, show_default=True, type=click.IntRange(1, 20),
+              help="How many synthetic plates to write.")
+@click.option("--wells", default=96, show_default=True, type=click.Choice(["96", "384"]),
+              help="Plate format.")
+@click.option("--fields", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Fields (images) per well.")
 @click.option("--size", default=256, show_default=True, type=click.IntRange(64, 4096),
               help="Field width and height in pixels.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Random seed: the same seed writes the same plates.")
 @click.option("--full/--minimal", default=True, show_default=True,
               help="Also every permission level, a 384-well plate with gaps, a float32 plate "
                    "and OME-TIFF/pyramid/OME-Zarr plates.")
@@ -49,9 +52,9 @@ def demo_data(plates: int, wells: str, fields: int, size: int, seed: int, full: 
     click.echo(f"OMERO database: {manifest.db_url}\nrepository: {manifest.data_dir}")
 
 
-@main.command()
+@main.command(epilog="Example: platequeue plates --user demo --json")
 @click.option("--user", "omename", required=True, help="OMERO user name (omename).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @friendly
 def plates(omename: str, as_json: bool) -> None:
     """Plates the OMERO user may read."""
@@ -78,56 +81,59 @@ def _summary(view: Any) -> dict[str, Any]:
             "wells_skipped": view.wells_skipped}
 
 
-def _wait(platform: Any, run_id: int, *, quiet: bool) -> Any:
-    from platequeue import runs
+@main.command(epilog="""Examples:
 
-    last = ""
-    while True:
-        view = runs.status(platform, run_id)
-        ended = view.wells_done + view.wells_failed
-        line = (f"run {run_id}: {view.status} {ended}/{view.wells_total} wells"
-                f" ({view.wells_failed} failed, {view.wells_running} running)")
-        if not quiet and line != last:
-            click.echo(line, err=True)
-            last = line
-        if view.status in TERMINAL_RUN:
-            return view
-        time.sleep(0.5)
-
-
-@main.command()
-@click.option("--user", "omename", required=True)
-@click.option("--plate", "plate_id", required=True, type=int)
-@click.option("--pipeline", required=True)
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE")
-@click.option("--wait", is_flag=True, help="Show progress; exit 0 only if the run succeeded.")
+\b
+  platequeue submit --user demo --plate 51 --pipeline nuclei-count
+  platequeue submit --user demo --plate 51 --plate 52 --pipeline nuclei-count \\
+      --channel nuclei=DAPI --param threshold.offset=0.1 --wait
+  platequeue submit --user demo --plate 51 --pipeline nuclei-count --wait --json""")
+@click.option("--user", "omename", required=True, help="OMERO user name the runs belong to.")
+@click.option("--plate", "plate_ids", required=True, type=int, multiple=True,
+              help="OMERO plate id; repeat for several plates (one run each).")
+@click.option("--pipeline", required=True, help="Pipeline name (see `platequeue pipelines`).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Pipeline parameter; repeat for several.")
+@click.option("--channel", "channels", multiple=True, metavar="ROLE=CHANNEL",
+              help="Map a pipeline channel role to a channel name or index, e.g. nuclei=DAPI.")
+@click.option("--wait", is_flag=True,
+              help="Show a progress bar (wells done/failed, ETA) until every run ends; exit 0 "
+                   "only if all succeeded.")
 @click.option("--incremental", is_flag=True,
               help="Skip wells whose images and pipeline are unchanged (results copied).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (one object for one plate, a list for several); no progress bar.")
 @friendly
-def submit(omename: str, plate_id: int, pipeline: str, params: tuple[str, ...], wait: bool,
-           incremental: bool, as_json: bool) -> None:
-    """Queue a run of PIPELINE over a plate as the named OMERO user."""
+def submit(omename: str, plate_ids: tuple[int, ...], pipeline: str, params: tuple[str, ...],
+           channels: tuple[str, ...], wait: bool, incremental: bool, as_json: bool) -> None:
+    """Queue a run of PIPELINE over each plate as the named OMERO user."""
     from platequeue import runs
+    from platequeue.cli._progress import wait_for_runs
     from platequeue.queue import check_broker
 
-    parsed = parse_params(params)
+    parsed = {**parse_params(params), **parse_channels(channels)}
     platform = platform_from_env()
     check_broker(platform.settings)
-    view = runs.submit(platform, omename=omename, plate_id=plate_id, pipeline=pipeline,
-                       params=parsed, actor=f"cli:{omename}", incremental=incremental)
+    views = [runs.submit(platform, omename=omename, plate_id=pid, pipeline=pipeline,
+                         params=parsed, actor=f"cli:{omename}", incremental=incremental)
+             for pid in plate_ids]
     if wait:
-        view = _wait(platform, view.run_id, quiet=as_json)
-    click.echo(json.dumps(_summary(view)) if as_json else
-               f"run {view.run_id} {view.status}: {view.wells_done}/{view.wells_total} wells done,"
-               f" {view.wells_failed} failed, {view.wells_skipped} skipped (unchanged)")
-    if wait and view.status != RunStatus.SUCCEEDED:
+        views = wait_for_runs(platform, [v.run_id for v in views], bar=not as_json)
+    if as_json:
+        out = [_summary(v) for v in views]
+        click.echo(json.dumps(out[0] if len(out) == 1 else out))
+    else:
+        for view in views:
+            click.echo(f"run {view.run_id} {view.status}: {view.wells_done}/{view.wells_total} "
+                       f"wells done, {view.wells_failed} failed, {view.wells_skipped} skipped "
+                       f"(unchanged)")
+    if wait and any(v.status != RunStatus.SUCCEEDED for v in views):
         sys.exit(1)
 
 
-@main.command()
+@main.command(epilog="Example: platequeue status 7 --json")
 @click.argument("run_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @friendly
 def status(run_id: int, as_json: bool) -> None:
     """Show a run's state and counts."""
@@ -143,7 +149,7 @@ def status(run_id: int, as_json: bool) -> None:
                    f"{view.wells_running} running")
 
 
-@main.command()
+@main.command(epilog="Example: platequeue cancel 7")
 @click.argument("run_id", type=int)
 @friendly
 def cancel(run_id: int) -> None:
@@ -154,7 +160,7 @@ def cancel(run_id: int) -> None:
     click.echo(f"run {view.run_id} {view.status}")
 
 
-@main.command("rerun-failed")
+@main.command("rerun-failed", epilog="Example: platequeue rerun-failed 7")
 @click.argument("run_id", type=int)
 @friendly
 def rerun_failed(run_id: int) -> None:
@@ -166,21 +172,41 @@ def rerun_failed(run_id: int) -> None:
     click.echo(f"run {view.run_id} {view.status}: {queued} wells queued")
 
 
-@main.command()
+@main.command(epilog="""Examples:
+
+\b
+  platequeue results 7 > run-7.csv
+  platequeue results 7 --format json
+  platequeue results 7 --format parquet -o run-7.parquet""")
 @click.argument("run_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
+              show_default=True,
+              help="CSV, JSON (a list of row objects) or Parquet (typed columns).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output (Parquet needs a file or a "
+                   "pipe).")
 @friendly
-def results(run_id: int, fmt: str) -> None:
+def results(run_id: int, fmt: str, output: str | None) -> None:
     """One row per well and field with every measured feature."""
     from platequeue import runs
 
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise click.UsageError("Parquet is binary: give -o FILE or redirect standard output")
     columns, rows = runs.results(platform_from_env(), run_id)
-    click.echo(runs.render_results(columns, rows, fmt), nl=False)
+    data = (runs.results_parquet(columns, rows) if fmt == "parquet"
+            else runs.render_results(columns, rows, fmt).encode())
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        with open(output, "wb") as fh:
+            fh.write(data)
+        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
 
 
-@main.command("pipelines")
-@click.option("--json", "as_json", is_flag=True)
+@main.command("pipelines", epilog="Example: platequeue pipelines --json")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with every parameter.")
+@friendly
 def pipelines_cmd(as_json: bool) -> None:
     """Built-in pipelines and their parameters."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -211,11 +237,15 @@ def token() -> None:
     """API tokens for the JSON API, the Python client and scripts."""
 
 
-@token.command("create")
-@click.option("--user", "omename", required=True)
-@click.option("--scope", type=click.Choice(["read", "submit"]), default="read", show_default=True)
-@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True)
-@click.option("--name", default="cli", show_default=True)
+@token.command("create",
+               epilog="Example: platequeue token create --user demo --scope submit --days 90")
+@click.option("--user", "omename", required=True, help="OMERO user name the token acts as.")
+@click.option("--scope", type=click.Choice(["read", "submit"]), default="read", show_default=True,
+              help="read: look only; submit: also queue, cancel and rerun.")
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True,
+              help="Days until the token expires.")
+@click.option("--name", default="cli", show_default=True,
+              help="A label to recognise the token by.")
 @friendly
 def token_create(omename: str, scope: str, days: int, name: str) -> None:
     """Create a token; it is printed once and stored only as a hash."""
@@ -231,7 +261,7 @@ def user() -> None:
     """Platform accounts."""
 
 
-@user.command("role")
+@user.command("role", epilog="Example: platequeue user role alice operator")
 @click.argument("omename")
 @click.argument("role", type=click.Choice(["user", "developer", "operator", "admin"]))
 @friendly
@@ -244,7 +274,7 @@ def user_role(omename: str, role: str) -> None:
     click.echo(f"{omename}: {before} -> {role}")
 
 
-@main.command()
+@main.command(epilog="Example: platequeue flower --print-command")
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="Listen address (nginx proxies /flower/ to it).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,

@@ -15,7 +15,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from platequeue.cli._procs import Proc, celery_argv
-from platequeue.errors import Unavailable
+from platequeue.errors import NotInstalled
 from platequeue.settings import Settings
 
 INSTALL_HINT = "Flower is not installed; install the ops extra: pip install 'platequeue[ops]'"
@@ -54,9 +54,9 @@ def flower_installed() -> bool:
 
 def flower_proc(settings: Settings, *, address: str = "127.0.0.1",
                 port: int | None = None) -> Proc:
-    """The Flower process; raises :class:`Unavailable` when Flower is not installed."""
+    """The Flower process; raises :class:`NotInstalled` when Flower is not installed."""
     if not flower_installed():
-        raise Unavailable(INSTALL_HINT)
+        raise NotInstalled(INSTALL_HINT)
     opts = FlowerOptions.from_settings(settings, address=address, port=port)
     settings.home.mkdir(parents=True, exist_ok=True)
     return Proc("flower", celery_argv("flower", *opts.argv()))

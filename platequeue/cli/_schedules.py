@@ -14,21 +14,30 @@ def schedule() -> None:
     """Cron schedules that reprocess a plate or a screen (incrementally)."""
 
 
-@schedule.command("create")
+@schedule.command("create", epilog="""Examples:
+
+\b
+  platequeue schedule create --user demo --cron "0 2 * * *" --tz Europe/Berlin \\
+      --plate 51 --pipeline nuclei-count
+  platequeue schedule create --user demo --cron "30 6 * * 1-5" --screen 3 --new-only \\
+      --pipeline nuclei-count --channel nuclei=DAPI""")
 @click.option("--user", "omename", required=True, help="Owner (OMERO user name).")
 @click.option("--cron", required=True, help='Five fields, e.g. "0 2 * * *".')
 @click.option("--tz", "timezone", default="UTC", show_default=True, help="IANA time zone.")
-@click.option("--plate", "plate_id", type=int)
-@click.option("--screen", "screen_id", type=int)
+@click.option("--plate", "plate_id", type=int, help="Target: one OMERO plate id.")
+@click.option("--screen", "screen_id", type=int,
+              help="Target: every plate of an OMERO screen (id).")
 @click.option("--new-only", is_flag=True, help="Screen: only plates this schedule never ran.")
-@click.option("--pipeline", required=True)
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE")
-@click.option("--channel", "channels", multiple=True, metavar="ROLE=CHANNEL")
+@click.option("--pipeline", required=True, help="Pipeline name (see `platequeue pipelines`).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Pipeline parameter; repeat for several.")
+@click.option("--channel", "channels", multiple=True, metavar="ROLE=CHANNEL",
+              help="Map a pipeline channel role to a channel name or index.")
 @click.option("--name", default="", help="Defaults to '<pipeline> on <target>'.")
 @click.option("--group", "group_id", type=int, help="Admins: only plates of this OMERO group.")
 @click.option("--on-pipeline-change", is_flag=True,
               help="Also fire when the pipeline's version (hash) changes.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the schedule as JSON.")
 def create(omename: str, cron: str, timezone: str, plate_id: int | None,
            screen_id: int | None, new_only: bool, pipeline: str, params: tuple[str, ...],
            channels: tuple[str, ...], name: str, group_id: int | None,
@@ -60,9 +69,9 @@ def create(omename: str, cron: str, timezone: str, plate_id: int | None,
     go()
 
 
-@schedule.command("list")
+@schedule.command("list", epilog="Example: platequeue schedule list --user demo --json")
 @click.option("--user", "omename", help="Only this user's (default: everyone's).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_cmd(omename: str | None, as_json: bool) -> None:
     """Schedules with their next firing (UTC) and last run."""
 
@@ -84,7 +93,7 @@ def list_cmd(omename: str | None, as_json: bool) -> None:
 
 
 def _owner_action(action: str) -> click.Command:
-    @click.command(action)
+    @click.command(action, epilog=f"Example: platequeue schedule {action} 4 --user demo")
     @click.argument("schedule_id", type=int)
     @click.option("--user", "omename", required=True, help="The owner (or an admin).")
     def cmd(schedule_id: int, omename: str) -> None:

@@ -26,9 +26,10 @@ def _exec(argv: list[str], env: dict[str, str] | None = None) -> None:
     os.execvpe(argv[0], argv, {**os.environ, **(env or {})})
 
 
-@click.command()
+@click.command(epilog="Examples: platequeue worker --gpus none -c 4; platequeue worker --gpus 0,1")
 @click.option("--queues", default=None, help="gpu, or a CPU queue list (default cpu,maint).")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None)
+@click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None,
+              help="Processes of the CPU worker (default: the number of cores).")
 @click.option("--gpus", default="auto", show_default=True,
               help="auto (nvidia-smi / CUDA_VISIBLE_DEVICES), none, or a list like 0,1.")
 def worker(queues: str | None, concurrency: int | None, gpus: str) -> None:
@@ -39,16 +40,17 @@ def worker(queues: str | None, concurrency: int | None, gpus: str) -> None:
     _supervise(procs)
 
 
-@click.command()
+@click.command(epilog="Example: platequeue beat")
 def beat() -> None:
     """Start celery-beat (run exactly one)."""
     _exec(beat_proc(_settings()).argv)
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.command(epilog="Example: platequeue web --host 0.0.0.0 --port 8080 -w 4")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option("--port", type=int, default=None, help="Default APP_PORT (8080).")
-@click.option("--workers", "-w", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--workers", "-w", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="gunicorn worker processes.")
 def web(host: str, port: int | None, workers: int) -> None:
     """Serve the web app and JSON API with gunicorn."""
     _exec(web_proc(_settings(), host, port, workers).argv)
@@ -82,11 +84,12 @@ def _supervise(procs: list[Any], on_ready: Any = None) -> int:
     return code
 
 
-@click.command()
+@click.command(epilog="Examples: platequeue up   |   platequeue up --demo --port 8081")
 @click.option("--demo", is_flag=True,
               help="Queue the demo plate with nuclei-count, check counts, then stop.")
-@click.option("--port", type=int, default=None)
-@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=None)
+@click.option("--port", type=int, default=None, help="Web port (default APP_PORT, 8080).")
+@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=None,
+              help="Processes of the CPU worker (default: the number of cores).")
 def up(demo: bool, port: int | None, concurrency: int | None) -> None:
     """Broker (embedded Redis when REDIS_URL is unset), worker(s), beat and web, together."""
     from platequeue.cli._up import prepare, run_demo

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
+from platequeue.dburl import normalize_db_url
 from platequeue.demo._builder import FixtureBuilder
 from platequeue.demo._manifest import DemoManifest
 from platequeue.omero import GROUP_LEVELS
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 def _engine(db: str | Engine) -> tuple[Engine, str | None]:
     if isinstance(db, Engine):
         return db, None
-    return create_engine(db), db
+    return create_engine(normalize_db_url(db)), db
 
 
 def build_demo(

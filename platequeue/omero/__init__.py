@@ -8,6 +8,9 @@ keep-alive. Demo fixtures live in :mod:`platequeue.demo`; see ``docs/architectur
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from platequeue.omero import _keepalive as keepalive
 from platequeue.omero import _websession as websession
 from platequeue.omero._annotations import (
@@ -41,7 +44,6 @@ from platequeue.omero._permissions import (
     perm_string,
     readable_sql,
 )
-from platequeue.omero._readers import RepositoryReader, Source, open_field, repository_roots
 from platequeue.omero._repo import (
     NULL_PLANE_PATTERN,
     PIXEL_DTYPES,
@@ -116,3 +118,20 @@ __all__ = [
     "well_label",
     "write_back",
 ]
+
+# The pixel readers (tifffile, zarr, imagecodecs) load on first use (PEP 562), so a process
+# that needs only the catalog or the web sessions (the web app) never imports them.
+_LAZY = {"RepositoryReader": "_readers", "Source": "_readers", "open_field": "_readers",
+         "repository_roots": "_readers"}
+
+if TYPE_CHECKING:
+    from platequeue.omero._readers import RepositoryReader, Source, open_field, repository_roots
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

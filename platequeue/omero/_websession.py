@@ -2,7 +2,9 @@
 
 With ``omero.web.session_engine=django.contrib.sessions.backends.cache`` and
 django-redis, OMERO.web keeps each session under
-``:1:django.contrib.sessions.cache<sessionid cookie>`` as a pickled dict whose
+``<KEY_PREFIX>:<VERSION>:django.contrib.sessions.cache<sessionid cookie>`` (the
+``KEY_PREFIX``/``VERSION`` of its ``omero.web.caches`` default cache; django's defaults
+give ``:1:django.contrib.sessions.cache<id>``) as a pickled dict whose
 ``connector`` (a dict, or an old ``omeroweb.connector.Connector`` object) holds
 ``omero_session_key``, ``user_id``, ``server_id``, ``is_secure``, ``is_public``.
 
@@ -32,7 +34,8 @@ from sqlalchemy.engine import Engine
 
 logger = logging.getLogger(__name__)
 
-KEY_PREFIX = ":1:django.contrib.sessions.cache"
+SESSION_KEY_PREFIX = "django.contrib.sessions.cache"  # django's cache session backend
+KEY_PREFIX = f":1:{SESSION_KEY_PREFIX}"  # with django's default cache KEY_PREFIX and VERSION
 FIELDS = ("omero_session_key", "user_id", "server_id", "is_secure", "is_public")
 HEADER = "X-OMERO-Session-Key"
 PARAM = "bsession"
@@ -148,12 +151,31 @@ def parse_session_pickle(data: bytes) -> WebSession | None:
     )
 
 
-def fetch_web_session(redis: RedisLike, sessionid: str) -> WebSession | None:
-    """Look up OMERO.web session *sessionid* in Redis and parse it (no unpickling)."""
+@dataclass(frozen=True, slots=True)
+class SessionStore:
+    """Where OMERO.web's sessions are: a Redis and the django cache ``KEY_PREFIX`` and
+    ``VERSION`` of the cache its cache session engine uses."""
+
+    redis: RedisLike
+    key_prefix: str = ""
+    version: int = 1
+
+    def key(self, sessionid: str) -> str:
+        """django's ``make_key``: ``<prefix>:<version>:<key>``."""
+        return f"{self.key_prefix}:{self.version}:{SESSION_KEY_PREFIX}{sessionid}"
+
+
+def fetch_web_session(store: SessionStore | RedisLike, sessionid: str) -> WebSession | None:
+    """Look up OMERO.web session *sessionid* and parse it (no unpickling).
+
+    *store* is a :class:`SessionStore`, or a bare Redis client for django's defaults.
+    """
     if not _SESSIONID.match(sessionid or ""):
         logger.info("rejected malformed OMERO.web session id")
         return None
-    raw = redis.get(KEY_PREFIX + sessionid)
+    if not isinstance(store, SessionStore):
+        store = SessionStore(store)
+    raw = store.redis.get(store.key(sessionid))
     if raw is None:
         return None
     return parse_session_pickle(raw if isinstance(raw, bytes) else str(raw).encode())
@@ -206,7 +228,7 @@ def _as_dt(value: Any) -> datetime:
 
 def resolve_request_session(
     headers: Mapping[str, str], params: Mapping[str, str], cookies: Mapping[str, str],
-    *, redis: RedisLike, engine: Engine, now: datetime | None = None,
+    *, redis: SessionStore | RedisLike, engine: Engine, now: datetime | None = None,
 ) -> OmeroSession | None:
     """Find the session a request names (precedence as OMERO) and validate it."""
     cand = pick_session(headers, params, cookies)

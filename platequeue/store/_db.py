@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from platequeue.dburl import normalize_db_url
+
 log = logging.getLogger(__name__)
 
 _engines: dict[str, tuple[int, Engine]] = {}
@@ -27,6 +29,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     """Create an engine with sensible pool settings for either backend."""
+    url = normalize_db_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -93,7 +93,10 @@ def dep(tmp_path: Path) -> Deployment:
     _git(tmp_path, "clone", "--quiet", str(origin), str(work), env=env)
     _git(work, "checkout", "--quiet", "-b", "main", env=env)
     (work / "VERSION").write_text("v1\n")
-    _git(work, "add", "VERSION", env=env)
+    # The deployed repository's installer, faked like the other commands.
+    (work / "scripts").mkdir()
+    (work / "scripts" / "install-locked.sh").write_text(FAKE.format(name="install-locked"))
+    _git(work, "add", "VERSION", "scripts", env=env)
     _git(work, "commit", "--quiet", "-m", "v1", env=env)
     _git(work, "push", "--quiet", "origin", "main", env=env)
     _git(tmp_path, "clone", "--quiet", str(origin), str(deployed), env=env)
@@ -144,7 +147,7 @@ def test_passing_tests_systemd(dep: Deployment) -> None:
     assert dep.git("rev-parse", "HEAD") == dep.new
     assert dep.calls() == [
         "tests v2 venv=yes",
-        f"pip install --quiet {dep.deployed}[omero]",
+        f"install-locked {dep.tmp}/prod-venv omero",
         "platequeue migrate [settings]",
         "systemctl restart platequeue.target",
     ]
@@ -155,7 +158,8 @@ def test_dry_run_prints_plan_and_changes_nothing(dep: Deployment) -> None:
     proc = dep.run("--dry-run", "--mode", "systemd")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for step in ("clone", "test:", "git merge --ff-only", "pip install", "platequeue migrate",
+    for step in ("clone", "test:", "git merge --ff-only",
+                 "scripts/install-locked.sh", "platequeue migrate",
                  "systemctl restart platequeue.target"):
         assert step in out, step
     assert f"{dep.old[:12]} -> {dep.new[:12]}" in out

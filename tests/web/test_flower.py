@@ -14,7 +14,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from platequeue import cli as flower_mod
+from platequeue.cli import _flower as flower_mod
 from platequeue.settings import get_settings, load_settings
 from platequeue.testing import free_port, served
 from tests.conftest import ROOT
@@ -86,7 +86,7 @@ def test_command_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         assert "flower --url_prefix=flower" in res.output and "--port=5602" in res.output
         monkeypatch.setattr(flower_mod, "flower_installed", lambda: False)
         res = CliRunner().invoke(_cli(), ["flower"], env=env)
-        assert res.exit_code == 1 and "pip install 'platequeue[ops]'" in res.output
+        assert res.exit_code == 3 and "pip install 'platequeue[ops]'" in res.output
         assert "Traceback" not in res.output
     finally:
         get_settings.cache_clear()
