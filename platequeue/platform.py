@@ -68,9 +68,11 @@ class Platform:
     def reader(self) -> RepositoryReader:
         """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
         original file), in omero-ms-image-region's order."""
-        from platequeue.omero import RepositoryReader, repository_roots
+        from platequeue.omero import RepositoryReader, bioformats_config, repository_roots
 
-        return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero))
+        return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero),
+                                managed_dir=self.settings.omero_managed_dir,
+                                bioformats=bioformats_config(self.settings))
 
     def read_field(self, pixels: PixelsInfo, *, native: bool = False) -> np.ndarray:
         """One field (C, Z, Y, X) of an image, straight from the binary repository.

@@ -23,6 +23,8 @@ from platequeue.omero._annotations import (
     well_key_values,
 )
 from platequeue.omero._confirm import can_read_plate_via_session
+from platequeue.omero._jvm import BioFormatsUnavailable
+from platequeue.omero._jvm import forbid_here as forbid_jvm_here
 from platequeue.omero._metadata import OmeroCatalog, OmeroNotFoundError, well_label
 from platequeue.omero._model import (
     NGFF_ENTITY_TYPE,
@@ -58,6 +60,12 @@ from platequeue.omero._repo import (
     safe_path,
 )
 from platequeue.omero._writeback import omero_available, write_back
+from platequeue.omero.bioformats import (
+    BioFormatsConfig,
+    BioFormatsSource,
+    ShapeMismatch,
+    bioformats_config,
+)
 
 __all__ = [
     "GROUP_LEVELS",
@@ -66,6 +74,9 @@ __all__ = [
     "NS_MAP",
     "NULL_PLANE_PATTERN",
     "PIXEL_DTYPES",
+    "BioFormatsConfig",
+    "BioFormatsSource",
+    "BioFormatsUnavailable",
     "ColumnSpec",
     "Experimenter",
     "FieldRef",
@@ -77,16 +88,19 @@ __all__ = [
     "PixelsInfo",
     "PlateInfo",
     "RepositoryReader",
+    "ShapeMismatch",
     "Source",
     "UnsafePathError",
     "UnwrittenPlaneError",
     "WellRef",
     "admin_sql",
+    "bioformats_config",
     "can_read",
     "can_read_plate_via_session",
     "csv_bytes",
     "decode_mask",
     "encode_mask",
+    "forbid_jvm_here",
     "is_admin",
     "keepalive",
     "masks_from_labels",

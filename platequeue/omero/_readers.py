@@ -8,10 +8,11 @@ Sources are tried in the order omero-ms-image-region uses:
 2. ``Pixels/<id>_pyramid``: a tiled BigTIFF with one level-0 page per plane in
    XYZCT order.
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
-4. The original file ``<repo root>/<pixels.path><pixels.name>``, where the repo
-   root is the ``originalfile`` row with ``mimetype='Repository'`` and
-   ``hash = pixels.repo``; TIFF-family files (OME-TIFF) are read with tifffile,
-   series ``image.series``.
+4. The original file ``<repo root>/<pixels.path>/<pixels.name>``
+   (:mod:`platequeue.omero.originals`), where the repo root is the ``originalfile`` row
+   with ``mimetype='Repository'`` and ``hash = pixels.repo``: a single-file OME-TIFF
+   (``.ome.tif[f]``) is read with tifffile, series ``image.series`` (fast path); every
+   other format through Bio-Formats, as OMERO does (:mod:`platequeue.omero.bioformats`).
 
 Only the requested planes' bytes (plus headers) are read.  ROMIO returns a
 big-endian zero-copy view, the others native-endian arrays: consumers convert.
@@ -38,7 +39,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from platequeue.omero import _repo as repo
+from platequeue.omero import originals
 from platequeue.omero._model import PixelsInfo
+from platequeue.omero.bioformats import BioFormatsConfig, BioFormatsSource
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,10 @@ class Source(enum.Enum):
     PYRAMID = "pyramid"
     ROMIO = "romio"
     ORIGINAL = "original"
+    BIOFORMATS = "bioformats"
+
+#: Original files read with tifffile (single-file OME-TIFF); the rest go to Bio-Formats.
+TIFF_FAST_PATH = (".ome.tif", ".ome.tiff")
 
 
 def repository_roots(engine: Engine) -> dict[str, str]:
@@ -61,10 +68,23 @@ class RepositoryReader:
     """Reads fields and planes under *root* (the local mount of ``/OMERO``)."""
 
     def __init__(
-        self, root: str | os.PathLike[str], repo_roots: Mapping[str, str] | None = None
+        self, root: str | os.PathLike[str], repo_roots: Mapping[str, str] | None = None, *,
+        managed_dir: str | os.PathLike[str] | None = None,
+        bioformats: BioFormatsConfig | None = None,
     ) -> None:
         self.root = Path(root)
         self.repo_roots = dict(repo_roots or {})
+        self.managed_dir = Path(managed_dir) if managed_dir is not None else None
+        self.roots = originals.allowed_roots(self.root, self.managed_dir)
+        self._bf_config = bioformats or BioFormatsConfig()
+        self._bf: BioFormatsSource | None = None
+
+    @property
+    def bioformats(self) -> BioFormatsSource:
+        """This process's Bio-Formats readers (the JVM starts on the first read)."""
+        if self._bf is None:
+            self._bf = BioFormatsSource(self._bf_config, self.roots)
+        return self._bf
 
     def source(self, info: PixelsInfo) -> tuple[Source, Path]:
         """Which source serves *info*, and its path (first match in OMERO's order)."""
@@ -80,14 +100,17 @@ class RepositoryReader:
             return Source.PYRAMID, repo.safe_path(self.root, relpath + "_pyramid")
         if os.path.lexists(self.root / relpath):  # an unreadable entry must fail as OSError
             return Source.ROMIO, self.root / relpath  # read_field* check it against the root
-        if info.path is not None and info.name and info.repo:
-            root_name = self.repo_roots.get(info.repo)
-            if root_name is None:
+        if info.path is not None and info.name:
+            root_name = self.repo_roots.get(info.repo) if info.repo else None
+            if info.repo and root_name is None:
                 raise repo.PixelsFileError(
                     f"image {info.image_id}: unknown repository {info.repo!r}")
-            path = repo.safe_path(self.root, f"{root_name}/{info.path}{info.name}")
-            if path.is_file():
-                return Source.ORIGINAL, path
+            path = originals.resolve_original(self.root, self.managed_dir, root_name,
+                                              info.path, info.name)
+            if os.path.lexists(path):
+                originals.check_inside(path, self.roots)
+                fast = path.name.lower().endswith(TIFF_FAST_PATH)
+                return (Source.ORIGINAL if fast else Source.BIOFORMATS), path
         raise repo.PixelsFileError(f"image {info.image_id}: no pixels found under {self.root}")
 
     def open_field(self, info: PixelsInfo, *, t: int = 0, native: bool = False,
@@ -106,6 +129,8 @@ class RepositoryReader:
         repo.check_index(info, t=t)
         if kind is Source.NGFF:
             return _ngff_read(path, t)
+        if kind is Source.BIOFORMATS:
+            return self.bioformats.read_field(info, path, t=t)
         planes = [[self._tiff_plane(kind, path, info, z=z, c=c, t=t)
                    for z in range(info.size_z)] for c in range(info.size_c)]
         return np.stack([np.stack(zs) for zs in planes])
@@ -118,6 +143,9 @@ class RepositoryReader:
         repo.check_index(info, z=z, c=c, t=t)
         if kind is Source.NGFF:
             return _ngff_read(path, t, c, z)
+        if kind is Source.BIOFORMATS:
+            return self.bioformats.read_field(info, path, t=t, channels=range(c, c + 1),
+                                              zs=range(z, z + 1))[0, 0]
         return self._tiff_plane(kind, path, info, z=z, c=c, t=t)
 
     def _tiff_plane(self, kind: Source, path: Path, info: PixelsInfo, *, z: int, c: int,
