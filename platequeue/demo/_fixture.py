@@ -21,10 +21,15 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from platequeue.demo._builder import FixtureBuilder
+from platequeue.demo._fsimport import add_fake_plate
 from platequeue.demo._manifest import DemoManifest
-from platequeue.omero import GROUP_LEVELS
+from platequeue.omero import GROUP_LEVELS, bf_available
 
-__all__ = ["FixtureBuilder", "build_demo", "build_full"]
+__all__ = ["FS_PLATE_NAMES", "FixtureBuilder", "build_demo", "build_full"]
+
+#: The FS-imported plates of the full fixture (read through Bio-Formats), by backend.
+FS_PLATE_NAMES = {"companion": "companion OME-TIFF plate", "htd": "MetaXpress HTD plate",
+                  "fake": "Bio-Formats synthetic plate"}
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +104,9 @@ def build_full(
     with missing wells and three plate acquisitions; a float32 plate; and four plates
     holding identical pixels, stored as ROMIO ``Pixels/<id>`` (``romio twin plate``), as
     OME-TIFF (ManagedRepository), as ``Pixels/<id>_pyramid`` and as OME-Zarr (externalinfo).
+    Where Java and the Bio-Formats jar are available, also the same pixels FS-imported as a
+    multi-file companion OME-TIFF and as a MetaXpress ``.HTD`` plate, and a Bio-Formats
+    synthetic ``.fake`` plate (:data:`FS_PLATE_NAMES`).
     """
     return build_demo(db, data_dir, seed=seed, size=size, full=True)
 
@@ -124,3 +132,13 @@ def _add_full(b: FixtureBuilder, *, demo_user: int, lab: int) -> None:
         name = "romio twin plate" if backend == "romio" else f"{backend} plate"
         b.add_plate(name, owner=demo_user, group=lab, wells=four, fields=2, size=128,
                     count_range=(1, 8), backend=backend, rng_key=twin)
+    # FS-imported plates, read through Bio-Formats: they need Java and the jar here.
+    why = bf_available(b.bf_config)
+    if why is not None:
+        logger.warning("FS-imported plates left out of the fixture: %s", why)
+        return
+    for backend in ("companion", "htd"):
+        b.add_plate(FS_PLATE_NAMES[backend], owner=demo_user, group=lab, wells=four, fields=2,
+                    size=128, count_range=(1, 8), backend=backend, rng_key=twin)
+    add_fake_plate(b, FS_PLATE_NAMES["fake"], owner=demo_user, group=lab, rows=2, columns=3,
+                   fields=2, size=128)

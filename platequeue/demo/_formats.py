@@ -22,12 +22,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sized
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import tifffile
 import zarr
 
+from platequeue.demo._fsimport import FixtureBuilder as FsBuilder
+from platequeue.demo._fsimport import FsImportWriter
 from platequeue.demo._writers import write_romio
 from platequeue.omero import NGFF_ENTITY_TYPE, pixel_dtype, romio_relpath
 
@@ -168,10 +170,13 @@ def _split_label(label: str) -> tuple[str, str]:
 
 
 def writer_for(backend: str, builder: FixtureBuilder) -> PixelsWriter:
-    """The writer for *backend*: ``romio``, ``pyramid``, ``ometiff`` or ``zarr``."""
+    """The writer for *backend*: ``romio``, ``pyramid``, ``ometiff``, ``zarr``, or an
+    FS-imported file set, ``companion`` or ``htd`` (:mod:`platequeue.demo._fsimport`)."""
     writers: dict[str, type[PixelsWriter]] = {
         "romio": RomioWriter, "pyramid": PyramidWriter, "ometiff": OmeTiffWriter,
         "zarr": ZarrWriter}
+    if backend in ("companion", "htd"):  # FS-imported file sets, read by Bio-Formats
+        return FsImportWriter(cast("FsBuilder", builder), backend)
     if backend not in writers:
         raise ValueError(f"unknown pixels backend {backend!r}")
     return writers[backend](builder)  # type: ignore[call-arg]

@@ -23,7 +23,7 @@ from platequeue.omero._annotations import (
     well_key_values,
 )
 from platequeue.omero._confirm import can_read_plate_via_session
-from platequeue.omero._jvm import BioFormatsUnavailable
+from platequeue.omero._jvm import BioFormatsUnavailable, ensure_jvm
 from platequeue.omero._jvm import forbid_here as forbid_jvm_here
 from platequeue.omero._metadata import OmeroCatalog, OmeroNotFoundError, well_label
 from platequeue.omero._model import (
@@ -64,6 +64,7 @@ from platequeue.omero.bioformats import (
     BioFormatsConfig,
     BioFormatsSource,
     ShapeMismatch,
+    bf_available,
     bioformats_config,
 )
 
@@ -94,12 +95,14 @@ __all__ = [
     "UnwrittenPlaneError",
     "WellRef",
     "admin_sql",
+    "bf_available",
     "bioformats_config",
     "can_read",
     "can_read_plate_via_session",
     "csv_bytes",
     "decode_mask",
     "encode_mask",
+    "ensure_jvm",
     "forbid_jvm_here",
     "is_admin",
     "keepalive",

@@ -27,7 +27,7 @@ class UnsupportedPixelsType(ValueError):
 
 def dtype_of(reader: Any) -> np.dtype:
     """The file's dtype (with its endianness) for the reader's current series."""
-    from loci.formats import FormatTools  # type: ignore[import-not-found]
+    from loci.formats import FormatTools
 
     name = str(FormatTools.getPixelTypeString(reader.getPixelType()))
     if name not in BF_DTYPES:
@@ -64,14 +64,27 @@ def read_field(reader: Any, t: int, *, tile_bytes: int,
                 if buf is None:
                     buf = buffers[h] = _java_bytes(h * row_bytes)
                 reader.openBytes(no, buf, 0, y0, size_x, h)
-                strip = np.frombuffer(memoryview(buf), dtype=dtype)
-                if rgb > 1:
-                    if interleaved:
-                        strip = strip.reshape(h, size_x, rgb)[:, :, c % rgb]
-                    else:
-                        strip = strip.reshape(rgb, h, size_x)[c % rgb]
-                out[ci, zi, y0:y0 + h] = strip.reshape(h, size_x)
+                _copy_strip(buf, dtype, out[ci, zi, y0:y0 + h], rgb=rgb, sample=c % rgb,
+                            interleaved=interleaved)
     return out
+
+
+def _copy_strip(buf: Any, dtype: np.dtype, target: np.ndarray, *, rgb: int, sample: int,
+                interleaved: bool) -> None:
+    """Copy a Java ``byte[]`` strip into *target* ``(h, X)``.
+
+    JPype exports a Java array's bytes as a snapshot that stays shared while any view of
+    it lives, so every view is dropped (and the memoryview released) before the next read.
+    """
+    mv = memoryview(buf)
+    strip = np.frombuffer(mv, dtype=dtype)
+    h, w = target.shape
+    if rgb > 1:
+        strip = (strip.reshape(h, w, rgb)[:, :, sample] if interleaved
+                 else strip.reshape(rgb, h, w)[sample])
+    target[...] = strip.reshape(h, w)
+    del strip
+    mv.release()
 
 
 def _java_bytes(n: int) -> Any:

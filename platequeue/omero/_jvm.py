@@ -54,7 +54,7 @@ def find_jvm(java_home: str | None) -> str:
         return hits[0]
     try:
         import jpype
-        import jpype.imports  # noqa: F401  (lets `from loci.formats import ...` find Java)
+        import jpype.imports
     except ImportError:
         raise BioFormatsUnavailable(
             "Java runtime not found: JPype is not installed (pip extra 'bioformats')") from None
@@ -83,12 +83,12 @@ def ensure_jvm(jar: str | os.PathLike[str], java_home: str | None) -> None:
                 "or set BIOFORMATS_JAR")
         jvm = find_jvm(java_home)
         import jpype
-        import jpype.imports  # noqa: F401  (lets `from loci.formats import ...` find Java)
+        import jpype.imports
 
         if not jpype.isJVMStarted():
             jpype.startJVM(jvm, "-Djava.awt.headless=true", "-Xss4m", classpath=[jar],
                            convertStrings=False)
-            from loci.common import DebugTools  # type: ignore[import-not-found]
+            from loci.common import DebugTools
 
             DebugTools.setRootLevel("ERROR")
             logger.info("started JVM %s with %s in pid %d", jvm, jar, os.getpid())

@@ -37,11 +37,11 @@ import numpy as np
 from platequeue.omero import _bfpixels, _jvm
 from platequeue.omero._jvm import BioFormatsUnavailable
 from platequeue.omero._model import PixelsInfo
-from platequeue.omero.originals import check_inside
 from platequeue.omero._repo import PixelsFileError
+from platequeue.omero.originals import check_inside
 
 __all__ = ["BioFormatsConfig", "BioFormatsSource", "BioFormatsUnavailable", "ReaderInfo",
-           "ShapeMismatch", "bioformats_config", "default_jar"]
+           "ShapeMismatch", "bf_available", "bioformats_config", "default_jar"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,17 @@ def bioformats_config(settings: Any) -> BioFormatsConfig:
                             max_readers=settings.bioformats_readers)
 
 
+def bf_available(config: BioFormatsConfig) -> str | None:
+    """None when Java and the jar are here, else why not (the one clear message)."""
+    if not config.jar.is_file():
+        return f"Bio-Formats jar not found at {config.jar}"
+    try:
+        _jvm.find_jvm(config.java_home)
+    except BioFormatsUnavailable as exc:
+        return str(exc)
+    return None
+
+
 class BioFormatsSource:
     """Per-process Bio-Formats readers under the allowed *roots*."""
 
@@ -101,8 +112,8 @@ class BioFormatsSource:
     # -- readers ------------------------------------------------------------
     def _new_reader(self) -> Any:
         _jvm.ensure_jvm(self.config.jar, self.config.java_home)
-        from java.io import File  # type: ignore[import-not-found]
-        from loci.formats import ImageReader, Memoizer  # type: ignore[import-not-found]
+        from java.io import File
+        from loci.formats import ImageReader, Memoizer
 
         base = ImageReader()
         base.setFlattenedResolutions(False)
@@ -193,7 +204,7 @@ def _java_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except jpype.JException as exc:
-        from java.io import IOException  # type: ignore[import-not-found]
+        from java.io import IOException
 
         message = f"Bio-Formats on {path}: {exc.getClass().getName()}: {exc.getMessage()}"
         if isinstance(exc, IOException):
