@@ -67,6 +67,7 @@ from platequeue.omero.bioformats import (
     bf_available,
     bioformats_config,
 )
+from platequeue.omero.filesets import fileset_files
 
 __all__ = [
     "GROUP_LEVELS",
@@ -103,6 +104,7 @@ __all__ = [
     "decode_mask",
     "encode_mask",
     "ensure_jvm",
+    "fileset_files",
     "forbid_jvm_here",
     "is_admin",
     "keepalive",

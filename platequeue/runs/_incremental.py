@@ -1,13 +1,15 @@
 """Incremental reprocessing: skip a well whose inputs and pipeline are unchanged.
 
 A well's *input fingerprint* is the SHA-256 of its sorted pixels ids, each with the size and
-``mtime_ns`` of its ROMIO file ``Pixels/<id>``, the pipeline hash and the resolved parameters.
+``mtime_ns`` of its ROMIO file ``Pixels/<id>`` (for FS-imported images read through Bio-Formats
+or OME-TIFF: of every file of the image's fileset), the pipeline hash and the resolved
+parameters.
 A worker records it on the well when the well succeeds (:func:`fingerprint`); a submission
 with ``incremental=True`` marks a well ``skipped`` when an earlier succeeded (or skipped) well
 has the same fingerprint, and copies that well's measurements into the new run, so results
 stay complete. Skipped wells count as done: a run whose wells were all skipped finishes
-``succeeded`` at once. A well whose pixels have no ROMIO file gets no fingerprint and is
-never skipped.
+``succeeded`` at once. A well whose pixels have neither a ROMIO file nor fileset files gets no
+fingerprint and is never skipped.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from platequeue.omero import UnsafePathError, WellRef, romio_path
+from platequeue.omero import UnsafePathError, WellRef, fileset_files, romio_path
 from platequeue.platform import Platform
 from platequeue.queue import record_wells
 from platequeue.runs._finalize import finalize
@@ -37,14 +39,24 @@ _CHUNK = 500
 
 
 def fingerprint(root: str | os.PathLike[str], pixels_ids: Iterable[int], pipeline_hash: str,
-                params: Mapping[str, Any]) -> str | None:
-    """The input fingerprint of one well, or None when a pixels file cannot be stat'ed."""
-    files: list[list[int]] = []
+                params: Mapping[str, Any],
+                filesets: Mapping[int, Sequence[Path]] | None = None) -> str | None:
+    """The input fingerprint of one well, or None when a pixels file cannot be stat'ed.
+
+    An image without ``Pixels/<id>`` counts its fileset's files instead (*filesets*: pixels
+    id -> local paths, :func:`platequeue.omero.filesets.fileset_files`), each by size and
+    ``mtime_ns``.
+    """
+    files: list[list[Any]] = []
     for pid in sorted(set(int(p) for p in pixels_ids)):
         try:
             st = romio_path(root, pid).stat()
         except (OSError, UnsafePathError):
-            return None
+            entry = _fileset_entry(pid, (filesets or {}).get(pid))
+            if entry is None:
+                return None
+            files.append(entry)
+            continue
         files.append([pid, st.st_size, st.st_mtime_ns])
     if not files:
         return None
@@ -53,12 +65,24 @@ def fingerprint(root: str | os.PathLike[str], pixels_ids: Iterable[int], pipelin
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _fileset_entry(pid: int, paths: Sequence[Path] | None) -> list[Any] | None:
+    if not paths:
+        return None
+    try:
+        stats = [(str(p), p.stat()) for p in paths]
+    except OSError:
+        return None
+    return [pid, [[name, st.st_size, st.st_mtime_ns] for name, st in stats]]
+
+
 def well_fingerprints(root: Path, wells: Sequence[WellRef], pipeline_hash: str,
-                      params: Mapping[str, Any]) -> dict[int, str]:
+                      params: Mapping[str, Any],
+                      filesets: Mapping[int, Sequence[Path]] | None = None) -> dict[int, str]:
     """Fingerprints by well id (wells without one left out)."""
     out: dict[int, str] = {}
     for w in wells:
-        fp = fingerprint(root, (f.pixels_id for f in w.fields), pipeline_hash, params)
+        fp = fingerprint(root, (f.pixels_id for f in w.fields), pipeline_hash, params,
+                         filesets)
         if fp is not None:
             out[w.id] = fp
     return out
@@ -89,8 +113,10 @@ def apply(s: Session, platform: Platform, run: Run, wells: Sequence[WellRef]) ->
     Called inside the submit transaction after the well rows were flushed; returns how many
     wells were skipped (also added to ``wells_done`` and stored as ``wells_skipped``).
     """
+    filesets = fileset_files(platform.omero, platform.reader,
+                             [f.pixels_id for w in wells for f in w.fields])
     fps = well_fingerprints(platform.settings.omero_data_dir, wells, run.pipeline_hash,
-                            run.params)
+                            run.params, filesets)
     sources = _sources(s, fps) if fps else {}
     if not sources:
         return 0

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from pipelines import backend, registry
 from platequeue.logs import log_context
+from platequeue.omero import fileset_files
 from platequeue.platform import Platform
 from platequeue.queue import record_wells
 from platequeue.runs import _custom_steps as custom_steps
@@ -146,8 +147,10 @@ class WellCommand:
         well, pixels = well_and_pixels(self.platform, claim, claim.well_id)
         if well is None:
             raise LookupError(f"well {claim.well_id} no longer exists in OMERO")
-        input_fp = fingerprint(self.platform.settings.omero_data_dir,
-                               (ref.pixels_id for ref in well.fields), pipe.hash, claim.params)
+        pixels_ids = [ref.pixels_id for ref in well.fields]
+        input_fp = fingerprint(self.platform.settings.omero_data_dir, pixels_ids, pipe.hash,
+                               claim.params, fileset_files(self.platform.omero,
+                                                           self.platform.reader, pixels_ids))
         # verified (hash, signature) before any field is read; refused -> the well fails
         custom = (None if claim.custom_step is None
                   else custom_steps.load_verified(self.platform, claim.custom_step))
