@@ -68,6 +68,7 @@ from platequeue.omero.bioformats import (
     bioformats_config,
 )
 from platequeue.omero.filesets import fileset_files
+from platequeue.omero.scan import plate_problem
 
 __all__ = [
     "GROUP_LEVELS",
@@ -114,6 +115,7 @@ __all__ = [
     "open_field",
     "perm_string",
     "pixel_dtype",
+    "plate_problem",
     "read_field",
     "read_field_native",
     "read_plane",
