@@ -86,8 +86,10 @@ def ensure_jvm(jar: str | os.PathLike[str], java_home: str | None) -> None:
         import jpype.imports
 
         if not jpype.isJVMStarted():
-            jpype.startJVM(jvm, "-Djava.awt.headless=true", "-Xss4m", classpath=[jar],
-                           convertStrings=False)
+            # -Xrs: the JVM installs no SIGTERM/SIGINT handlers, so Celery's pool keeps its
+            # own signal handling (a recycled child exits as usual, not with Java's 143).
+            jpype.startJVM(jvm, "-Djava.awt.headless=true", "-Xss4m", "-Xrs",
+                           classpath=[jar], convertStrings=False, interrupt=False)
             from loci.common import DebugTools
 
             DebugTools.setRootLevel("ERROR")
