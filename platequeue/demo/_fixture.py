@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from platequeue.demo._builder import FixtureBuilder
 from platequeue.demo._fsimport import add_fake_plate
 from platequeue.demo._manifest import DemoManifest
-from platequeue.omero import GROUP_LEVELS, bf_available
+from platequeue.omero import GROUP_LEVELS, BioFormatsConfig, bf_available
 
 __all__ = ["FS_PLATE_NAMES", "FixtureBuilder", "build_demo", "build_full"]
 
@@ -51,6 +51,7 @@ def build_demo(
     seed: int = 0,
     count_range: tuple[int, int] = (1, 25),
     full: bool = False,
+    bioformats: BioFormatsConfig | None = None,
 ) -> DemoManifest:
     """Create a demo OMERO database + repository and return (and write) its manifest.
 
@@ -65,6 +66,8 @@ def build_demo(
     engine, url = _engine(db)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     b = FixtureBuilder(engine, data_dir, seed=seed)
+    if bioformats is not None:  # registers the FS-imported plates of the full set
+        b.bf_config = bioformats
     b.bootstrap()
     lab = b.add_group("demo-lab", "read-annotate")
     other = b.add_group("other-lab", "private")
