@@ -10,6 +10,7 @@ those plates fail with one clear error while the others succeed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from platequeue import runs
+from platequeue import estimate, runs
 from platequeue.db import session_scope
 from platequeue.models import WellTask
 from platequeue.omero.bioformats import BioFormatsConfig
@@ -27,6 +28,8 @@ from platequeue.omero.fixture import FS_PLATE_NAMES
 from platequeue.omero.fsimport import bf_available
 from platequeue.omero.readers import Source
 from tests.conftest import Stack, wait_for
+from tests.web.pages_fixtures import login
+from web import create_app
 
 # Generous: the full fixture (three Bio-Formats probes), then runs where every recycled pool
 # child starts its own JVM, on a shared, loaded machine.
@@ -136,6 +139,22 @@ def test_sigkill_with_bioformats_loaded_finishes(stack: Stack) -> None:
         with session_scope(platform.audit) as s:
             wells = s.scalars(select(WellTask.well_id).where(WellTask.run_id == run_id)).all()
         assert len(wells) == len(set(wells)) == len(plates[name].wells)
+    # Incremental: the fileset's files are the input; touching one file of A1 recomputes A1.
+    comp = plates[FS_PLATE_NAMES["companion"]]
+    again = runs.submit(platform, omename="demo", plate_id=comp.id, pipeline="nuclei-count",
+                        incremental=True)
+    assert again.wells_skipped == len(comp.wells) and again.status == "succeeded"
+    info = platform.catalog.pixels(comp.images["A1"][0])
+    folder = stack.settings.omero_data_dir / "ManagedRepository" / str(info.path)
+    (tif,) = folder.glob("*_A1_f0.ome.tif")
+    st = tif.stat()
+    os.utime(tif, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    third = runs.submit(platform, omename="demo", plate_id=comp.id, pipeline="nuclei-count",
+                        incremental=True)
+    assert third.wells_skipped == len(comp.wells) - 1
+    wait_for(lambda: runs.status(platform, third.run_id).status in TERMINAL, 300, "rerun")
+    assert runs.status(platform, third.run_id).status == "succeeded"
+    _check_truth(stack, FS_PLATE_NAMES["companion"], third.run_id)
 
 
 @pytest.mark.parametrize("broken", ["jar", "java"])
@@ -148,8 +167,24 @@ def test_without_bioformats_those_plates_fail_clearly(stack: Stack, broken: str,
         stack.env["JAVA_HOME"] = str(tmp_path / "no-java")
         message = "Java runtime not found"
     plates = _plates(stack)
+    htd_id = plates[FS_PLATE_NAMES["htd"]].id
+    # The dry run says so before anything is queued (no JVM, no pixels read).
+    problem = estimate.plate_estimate(stack.platform(), htd_id).problem
+    assert problem is not None and message in problem, problem
+    assert estimate.plate_estimate(stack.platform(), plates["romio twin plate"].id).problem is None
+    # The plate's page says so too.
+
+    stack.env["APP_ENV"] = "development"
+    app = create_app(platform=stack.platform())
+    app.config["TESTING"] = True
+    client = app.test_client()
+    login(client, "demo")
+    page = client.get(f"/plates/{htd_id}").get_data(as_text=True)
+    assert 'id="read-problem"' in page and message in page
+    twin_page = client.get(f"/plates/{plates['romio twin plate'].id}").get_data(as_text=True)
+    assert 'id="read-problem"' not in twin_page
     _worker(stack)
-    out = _submit_wait(stack, plates[FS_PLATE_NAMES["htd"]].id)
+    out = _submit_wait(stack, htd_id)
     assert out["status"] == "failed" and out["wells_done"] == 0, out
     with session_scope(stack.platform().audit) as s:
         failed = s.execute(select(WellTask.error, WellTask.attempts)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
-from platequeue.omero import PlateInfo, WellRef, well_label
+from platequeue.omero import PlateInfo, WellRef, plate_problem, well_label
 from web.auth import Identity, platform
 
 bp = Blueprint("pages", __name__)
@@ -120,9 +120,10 @@ def plate(plate_id: int) -> Any:
     wells = platform().catalog.wells(plate_id)
     cells = grid(info, wells)
     fields = sorted({len(w.fields) for w in wells})
+    problem = plate_problem(platform().catalog, platform().reader, plate_id)
     return render_template("plate.html", plate=info, cells=cells, wells=wells,
                            field_counts=fields, columns=len(cells[0]) if cells else 0,
-                           letters=row_letters(len(cells)))
+                           letters=row_letters(len(cells)), problem=problem)
 
 
 @bp.route("/runs", endpoint="runs")

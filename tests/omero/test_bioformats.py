@@ -194,3 +194,64 @@ def test_without_jar_one_clear_error(fs: Fs, tmp_path: Path) -> None:
     with pytest.raises(PixelsFileError):
         src.read_field(dataclasses.replace(info, name="missing.HTD"),
                        fs.root / "ManagedRepository" / str(info.path) / "missing.HTD")
+
+
+def test_sources_scan_and_command(fs: Fs, tmp_path: Path) -> None:
+    from platequeue.omero import scan
+
+    cat = OmeroCatalog(fs.engine)
+    reader = fs.reader()
+    ids = [fs.plates[k].id for k in ("romio-uint16", "companion-uint16", "htd-uint8", "fake")]
+    scans = {s.plate_id: s for s in scan.scan_plates(cat, reader, ids)}
+    expect = {"romio-uint16": ("romio", None), "companion-uint16": ("bioformats", "OMETiffReader"),
+              "htd-uint8": ("bioformats", "MetaxpressTiffReader"), "fake": ("bioformats",
+                                                                          "FakeReader")}
+    for key, (source, bf_reader) in expect.items():
+        s = scans[fs.plates[key].id]
+        assert s.summary["readable"] == s.summary["images"] > 0, key
+        assert s.summary["sources"] == {source: s.summary["images"]}, key
+        assert {i.reader for i in s.images} == {bf_reader}, key
+    info = cat.pixels(fs.plates["htd-uint16"].images["A1"][0])
+    missing = scan.scan_image(reader, dataclasses.replace(info, name="gone.HTD"), 1, "A1", 0)
+    assert (missing.readable, missing.reason) == (False, "file missing")
+    out = scan.scan_image(reader, dataclasses.replace(info, path="../..", name="x"), 1, "A1", 0)
+    assert out.reason == "outside the allowed roots"
+    no_java = fs.reader(bioformats=BioFormatsConfig(java_home=str(tmp_path)))
+    res = scan.scan_image(no_java, info, 1, "A1", 0, sample=False)
+    assert (res.readable, res.reason) == (False, "Java missing")
+    assert "Java missing" in (scan.plate_problem(cat, no_java, fs.plates["htd-uint16"].id) or "")
+    assert scan.plate_problem(cat, reader, fs.plates["htd-uint16"].id) is None
+    bit = scan.scan_image(reader, dataclasses.replace(info, pixels_type="bit"), 1, "A1", 0)
+    assert bit.reason == "unsupported pixel type"
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMERO_", "DATABASE_"))}
+    env.update(OMERO_DB_URL=str(fs.engine.url), OMERO_DATA_DIR=str(fs.root),
+               PLATEQUEUE_HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).parents[2]))
+    cmd = [sys.executable, "-m", "platequeue.cli", "sources"]
+    res_json = subprocess.run([*cmd, "--plate", str(fs.plates["companion-uint16"].id), "--json"],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert res_json.returncode == 0, res_json.stderr
+    (plate,) = json.loads(res_json.stdout)
+    assert plate["summary"]["readable"] == plate["summary"]["images"] == 4
+    assert {i["format"] for i in plate["images"]} == {"OME-TIFF"}
+    env["JAVA_HOME"] = str(tmp_path / "no-java")
+    res_text = subprocess.run([*cmd, "--all"], env=env, capture_output=True, text=True,
+                              timeout=600)
+    assert res_text.returncode == 1
+    assert "Java missing" in res_text.stdout and "romio 4" in res_text.stdout
+
+
+def test_no_jvm_in_a_process_marked_as_prefork_parent() -> None:
+    """The worker's parent marks itself; a JVM start there is refused, JPype never loaded."""
+    code = ("import sys\n"
+            "from platequeue.omero import _jvm\n"
+            "from platequeue.omero.bioformats import default_jar\n"
+            "_jvm.forbid_here()\n"
+            "try:\n"
+            "    _jvm.ensure_jvm(default_jar(), None)\n"
+            "except RuntimeError as exc:\n"
+            "    print(exc, 'jpype' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).parents[2], check=True)
+    assert res.stdout.strip() == ("refusing to start a JVM in the worker's prefork parent "
+                                  "process False")
