@@ -33,11 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from platequeue.omero import fsformats
-from platequeue.omero.bfprobe import probe
-from platequeue.omero.bioformats import BioFormatsConfig, BioFormatsSource
-from platequeue.omero.model import PixelsInfo
-from platequeue.omero.synth import field_rng
+from platequeue.demo import bioformats_probe as probe
+from platequeue.demo import field_rng, fsformats
+from platequeue.omero import BioFormatsConfig, BioFormatsSource, PixelsInfo
 
 GETPLANES_PER_S = 10.0
 CHANNELS = ("DAPI", "GFP")

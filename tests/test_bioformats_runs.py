@@ -20,13 +20,11 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from platequeue import estimate, runs
-from platequeue.db import session_scope
-from platequeue.models import WellTask
-from platequeue.omero.bioformats import BioFormatsConfig
-from platequeue.omero.fixture import FS_PLATE_NAMES
-from platequeue.omero.fsimport import bf_available
-from platequeue.omero.readers import Source
+from platequeue import runs
+from platequeue.demo import FS_PLATE_NAMES
+from platequeue.omero import BioFormatsConfig, Source, bf_available
+from platequeue.runs import estimate
+from platequeue.store import WellTask, session_scope
 from tests.conftest import Stack, wait_for
 from tests.web.pages_fixtures import login
 from web import create_app

@@ -9,10 +9,10 @@ Sources are tried in the order omero-ms-image-region uses:
    XYZCT order.
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
 4. The original file ``<repo root>/<pixels.path>/<pixels.name>``
-   (:mod:`platequeue.omero.originals`), where the repo root is the ``originalfile`` row
+   (:mod:`platequeue.omero._originals`), where the repo root is the ``originalfile`` row
    with ``mimetype='Repository'`` and ``hash = pixels.repo``: a single-file OME-TIFF
    (``.ome.tif[f]``) is read with tifffile, series ``image.series`` (fast path); every
-   other format through Bio-Formats, as OMERO does (:mod:`platequeue.omero.bioformats`).
+   other format through Bio-Formats, as OMERO does (:mod:`platequeue.omero._bioformats`).
 
 Only the requested planes' bytes (plus headers) are read.  ROMIO returns a
 big-endian zero-copy view, the others native-endian arrays: consumers convert.
@@ -38,10 +38,10 @@ import zarr
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from platequeue.omero import _originals as originals
 from platequeue.omero import _repo as repo
-from platequeue.omero import originals
+from platequeue.omero._bioformats import BioFormatsConfig, BioFormatsSource
 from platequeue.omero._model import PixelsInfo
-from platequeue.omero.bioformats import BioFormatsConfig, BioFormatsSource
 
 logger = logging.getLogger(__name__)
 

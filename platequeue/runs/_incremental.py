@@ -44,7 +44,7 @@ def fingerprint(root: str | os.PathLike[str], pixels_ids: Iterable[int], pipelin
     """The input fingerprint of one well, or None when a pixels file cannot be stat'ed.
 
     An image without ``Pixels/<id>`` counts its fileset's files instead (*filesets*: pixels
-    id -> local paths, :func:`platequeue.omero.filesets.fileset_files`), each by size and
+    id -> local paths, :func:`platequeue.omero._filesets.fileset_files`), each by size and
     ``mtime_ns``.
     """
     files: list[list[Any]] = []

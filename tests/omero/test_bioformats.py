@@ -22,14 +22,20 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from platequeue.omero.bioformats import BioFormatsConfig, BioFormatsSource, ShapeMismatch
-from platequeue.omero.fixture import FixtureBuilder
-from platequeue.omero.fsimport import add_fake_plate, bf_available
-from platequeue.omero.manifest import PlateTruth
-from platequeue.omero.metadata import OmeroCatalog
-from platequeue.omero.readers import RepositoryReader, Source, repository_roots
-from platequeue.omero.repo import PixelsFileError, UnsafePathError
-from platequeue.omero.synth import reference_count
+from platequeue.demo import FixtureBuilder, PlateTruth, add_fake_plate, reference_count
+from platequeue.omero import (
+    BioFormatsConfig,
+    BioFormatsSource,
+    OmeroCatalog,
+    PixelsFileError,
+    RepositoryReader,
+    ShapeMismatch,
+    Source,
+    UnsafePathError,
+    bf_available,
+    repository_roots,
+    scan,
+)
 
 pytestmark = pytest.mark.skipif(bf_available(BioFormatsConfig()) is not None,
                                 reason="no Java runtime or Bio-Formats jar here")
@@ -124,7 +130,7 @@ def test_fake_plate_equals_plain_bioformats_read(fs: Fs, tmp_path: Path) -> None
     path = reader.source(info)[1]
     npz = tmp_path / "plain.npz"
     cfg = BioFormatsConfig()
-    res = subprocess.run([sys.executable, "-m", "platequeue.omero.bfprobe", "--jar",
+    res = subprocess.run([sys.executable, "-m", "platequeue.demo._bfprobe", "--jar",
                           str(cfg.jar), "--npy", str(npz), str(path)],
                          capture_output=True, text=True, timeout=300, check=True)
     probe = json.loads(res.stdout)
@@ -173,7 +179,7 @@ def test_used_file_outside_the_roots_is_refused(fs: Fs, tmp_path: Path,
     xml = xml.replace(f'FileName="{first_tiff}"', f'FileName="{rel}"')
     (evil_dir / "evil.companion.ome").write_text(xml)
     evil = dataclasses.replace(info, path="evil", name="evil.companion.ome")
-    caplog.set_level(logging.WARNING, logger="platequeue.omero.originals")
+    caplog.set_level(logging.WARNING, logger="platequeue.omero._originals")
     with pytest.raises(UnsafePathError, match="outside the allowed roots"):
         fs.reader().open_field(evil)
     assert any(first_tiff in r.getMessage() and "refused" in r.getMessage()
@@ -197,8 +203,6 @@ def test_without_jar_one_clear_error(fs: Fs, tmp_path: Path) -> None:
 
 
 def test_sources_scan_and_command(fs: Fs, tmp_path: Path) -> None:
-    from platequeue.omero import scan
-
     cat = OmeroCatalog(fs.engine)
     reader = fs.reader()
     ids = [fs.plates[k].id for k in ("romio-uint16", "companion-uint16", "htd-uint8", "fake")]
@@ -245,7 +249,7 @@ def test_no_jvm_in_a_process_marked_as_prefork_parent() -> None:
     """The worker's parent marks itself; a JVM start there is refused, JPype never loaded."""
     code = ("import sys\n"
             "from platequeue.omero import _jvm\n"
-            "from platequeue.omero.bioformats import default_jar\n"
+            "from platequeue.omero._bioformats import default_jar\n"
             "_jvm.forbid_here()\n"
             "try:\n"
             "    _jvm.ensure_jvm(default_jar(), None)\n"

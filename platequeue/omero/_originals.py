@@ -11,7 +11,7 @@ On a worker the server's folders are local mounts: the data dir is
 ``OMERO_DATA_DIR`` and a ManagedRepository kept outside it (OMERO's
 ``omero.managed.dir``) is ``OMERO_MANAGED_DIR``.  Every file a reader opens must
 resolve (symlinks followed) under one of the allowed roots
-(:func:`check_inside`), otherwise :class:`~platequeue.omero.repo.UnsafePathError`
+(:func:`check_inside`), otherwise :class:`~platequeue.omero.UnsafePathError`
 is raised and logged.
 
 Example

@@ -3,7 +3,7 @@
 An FS-imported image (Bio-Formats or OME-TIFF source) has no ``Pixels/<id>``: its input is
 every file of its fileset (``image.fileset`` -> ``filesetentry`` -> ``originalfile``),
 resolved like the reader resolves ``pixels.path``/``name``
-(:mod:`platequeue.omero.originals`) and kept only when it lies under the allowed roots.
+(:mod:`platequeue.omero._originals`) and kept only when it lies under the allowed roots.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
+from platequeue.omero._originals import check_inside, resolve_original
 from platequeue.omero._readers import RepositoryReader
 from platequeue.omero._repo import UnsafePathError
-from platequeue.omero.originals import check_inside, resolve_original
 
 logger = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import text
 
 from platequeue.omero._bfpixels import UnsupportedPixelsType
+from platequeue.omero._bioformats import ShapeMismatch, bf_available
 from platequeue.omero._jvm import BioFormatsUnavailable
 from platequeue.omero._metadata import OmeroCatalog
 from platequeue.omero._model import PixelsInfo
 from platequeue.omero._readers import RepositoryReader, Source
 from platequeue.omero._repo import UnsafePathError, pixel_dtype
-from platequeue.omero.bioformats import ShapeMismatch, bf_available
 
 logger = logging.getLogger(__name__)
 

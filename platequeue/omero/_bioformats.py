@@ -37,8 +37,8 @@ import numpy as np
 from platequeue.omero import _bfpixels, _jvm
 from platequeue.omero._jvm import BioFormatsUnavailable
 from platequeue.omero._model import PixelsInfo
+from platequeue.omero._originals import check_inside
 from platequeue.omero._repo import PixelsFileError
-from platequeue.omero.originals import check_inside
 
 __all__ = ["BioFormatsConfig", "BioFormatsSource", "BioFormatsUnavailable", "ReaderInfo",
            "ShapeMismatch", "bf_available", "bioformats_config", "default_jar"]
