@@ -54,6 +54,7 @@ class PlateScan:
     def summary(self) -> dict[str, Any]:
         return {"images": len(self.images),
                 "readable": sum(1 for i in self.images if i.readable),
+                "resolved": sum(1 for i in self.images if i.source and not i.reason),
                 "sources": dict(Counter(i.source or "none" for i in self.images)),
                 "problems": dict(Counter(i.reason for i in self.images if i.reason))}
 
@@ -151,8 +152,11 @@ def render(scans: list[PlateScan]) -> str:
         sm = s.summary
         srcs = ", ".join(f"{k} {v}" for k, v in sorted(sm["sources"].items()))
         probs = ", ".join(f"{k} {v}" for k, v in sorted(sm["problems"].items())) or "none"
-        lines.append(f"plate {s.plate_id} {s.name!r}: {sm['readable']}/{sm['images']} images "
-                     f"read here; sources: {srcs}; problems: {probs}")
+        read = any(i.readable is not None for i in s.images)
+        done = (f"{sm['readable']}/{sm['images']} images read here" if read else
+                f"{sm['resolved']}/{sm['images']} images resolved (not read)")
+        lines.append(f"plate {s.plate_id} {s.name!r}: {done}; sources: {srcs}; "
+                     f"problems: {probs}")
         readers = sorted({f"{i.reader} ({i.format})" for i in s.images if i.reader})
         if readers:
             lines.append(f"  Bio-Formats: {', '.join(readers)}")
