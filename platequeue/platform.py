@@ -78,13 +78,20 @@ class Platform:
     def reader(self) -> RepositoryReader:
         """Pixels from whichever source OMERO holds them in (OME-Zarr, pyramid, ROMIO,
         original file), in omero-ms-image-region's order, read only under the allowed roots
-        (the data dir and ``OMERO_INPLACE_ROOTS``)."""
-        from platequeue.omero import AllowedRoots, RepositoryReader, repository_roots
+        (the data dir, ``OMERO_MANAGED_DIR`` and ``OMERO_INPLACE_ROOTS``)."""
+        from platequeue.omero import (
+            AllowedRoots,
+            RepositoryReader,
+            bioformats_config,
+            repository_roots,
+        )
 
-        roots = AllowedRoots(self.settings.omero_data_dir,
-                             extra=self.settings.omero_inplace_roots)
-        return RepositoryReader(self.settings.omero_data_dir, repository_roots(self.omero),
-                                roots=roots)
+        s = self.settings
+        roots = AllowedRoots(s.omero_data_dir, s.omero_managed_dir,
+                             extra=s.omero_inplace_roots)
+        return RepositoryReader(s.omero_data_dir, repository_roots(self.omero), roots=roots,
+                                managed_dir=s.omero_managed_dir,
+                                bioformats=bioformats_config(s))
 
     def read_field(self, pixels: PixelsInfo, *, native: bool = False) -> np.ndarray:
         """One field (C, Z, Y, X) of an image, straight from the binary repository.

@@ -109,6 +109,13 @@ class Settings:
     omero_web_redis_url: str | None = None
     omero_web_cache_prefix: str = ""
     omero_web_cache_version: int = 1
+    # Original files read through Bio-Formats (FS-imported plates).
+    omero_managed_dir: Path | None = None
+    bioformats_jar: Path | None = None
+    java_home: str | None = None
+    bioformats_memo_dir: Path | None = None
+    bioformats_tile_mb: int = 256
+    bioformats_readers: int = 8
 
     @property
     def visibility_timeout(self) -> int:
@@ -248,6 +255,14 @@ def _oidc(env: Mapping[str, str]) -> OidcSettings:
     return oidc
 
 
+def _memo_dir(env: Mapping[str, str], home: Path) -> Path | None:
+    """``BIOFORMATS_MEMO_DIR``: Memoizer cache folder; default under the home, ``off`` = none."""
+    raw = env.get("BIOFORMATS_MEMO_DIR", "")
+    if raw.lower() == "off":
+        return None
+    return Path(raw) if raw else home / "bioformats-memo"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse and validate the environment (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -322,6 +337,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         omero_web_redis_url=_url(env, "OMERO_WEB_REDIS_URL", ("redis", "rediss", "unix")),
         omero_web_cache_prefix=env.get("OMERO_WEB_CACHE_KEY_PREFIX", ""),
         omero_web_cache_version=_int(env, "OMERO_WEB_CACHE_VERSION", 1, minimum=1),
+        omero_managed_dir=Path(env["OMERO_MANAGED_DIR"]) if env.get("OMERO_MANAGED_DIR")
+        else None,
+        bioformats_jar=Path(env["BIOFORMATS_JAR"]) if env.get("BIOFORMATS_JAR") else None,
+        java_home=env.get("JAVA_HOME") or None,
+        bioformats_memo_dir=_memo_dir(env, home),
+        bioformats_tile_mb=_int(env, "BIOFORMATS_TILE_MB", 256, minimum=1),
+        bioformats_readers=_int(env, "BIOFORMATS_READERS", 8, minimum=1),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")

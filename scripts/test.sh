@@ -2,7 +2,7 @@
 # The whole test suite on a fresh machine: install, start services, lint, type-check, test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PLATEQUEUE_EXTRAS=dev,ops bash scripts/setup.sh
+PLATEQUEUE_EXTRAS=dev,ops,bioformats bash scripts/setup.sh
 # Tools the tests drive for real: Debian's chromium (Playwright, never a downloaded
 # browser), nginx (the /flower/ auth_request config) and shellcheck (the shell scripts).
 need=()

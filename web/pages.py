@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from platequeue import runs as run_service
 from platequeue.errors import PlatequeueError
-from platequeue.omero import PlateInfo, WellRef, well_label
+from platequeue.omero import PlateInfo, WellRef, plate_problem, well_label
 from web import browse
 from web.auth import Identity, platform
 
@@ -241,9 +241,10 @@ def plate(plate_id: int) -> Any:
     wells = platform().catalog.wells(plate_id)
     cells = grid(info, wells)
     fields = sorted({len(w.fields) for w in wells})
+    problem = plate_problem(platform().catalog, platform().reader, plate_id)
     return render_template("plate.html", plate=info, cells=cells, wells=wells,
                            field_counts=fields, columns=len(cells[0]) if cells else 0,
-                           letters=row_letters(len(cells)),
+                           letters=row_letters(len(cells)), problem=problem,
                            last_run=browse.last_runs(platform(), ident).get(plate_id),
                            acquisitions=browse.acquisitions(platform(), [plate_id]).get(
                                plate_id, []))

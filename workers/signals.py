@@ -22,6 +22,7 @@ from celery.signals import (
 from celery.worker import state as worker_state
 
 from pipelines import backend
+from platequeue.omero import forbid_jvm_here
 from platequeue.ops import metrics
 from platequeue.platform import get_platform
 from platequeue.queue import WELL_TASK
@@ -61,6 +62,13 @@ def limit_gpu_memory() -> bool:
     backend.set_gpu_memory_limit(settings.cupy_gpu_memory_limit)
     log.info("CuPy memory pool limited to %s per GPU", settings.cupy_gpu_memory_limit)
     return True
+
+
+@worker_init.connect
+def _no_jvm_in_prefork_parent(sender: Any = None, **_: Any) -> None:
+    """A JVM must not run in a process that forks pool children: refuse it here."""
+    if "prefork" in repr(getattr(sender, "pool_cls", "")):
+        forbid_jvm_here()
 
 
 def _queues(consumer: Any) -> list[str]:

@@ -10,13 +10,14 @@ See ``docs/architecture.md``.
 
 from __future__ import annotations
 
-from platequeue.cli import _commands, _schedules, _services
+from platequeue.cli import _commands, _schedules, _services, _sources
 from platequeue.cli._common import main
 from platequeue.cli._flower import INSTALL_HINT, flower_installed, flower_proc
 from platequeue.cli._procs import Proc, Supervisor, beat_proc, celery_argv, web_proc, worker_procs
 
 _services.register(main)
 _schedules.register(main)
+_sources.register(main)
 del _commands  # registered on main by importing it
 
 __all__ = [

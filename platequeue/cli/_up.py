@@ -30,8 +30,11 @@ def prepare(settings: Settings) -> None:
 def run_demo(settings: Settings, timeout: float = 900.0) -> int:
     """Queue the demo plates, follow them, compare per-field counts with the ground truth.
 
-    Demo plate 1 (96 wells), the 384-well plate with missing wells, the float32 plate and
-    the four plates holding the same pixels as ROMIO, OME-TIFF, pyramid and OME-Zarr.
+    Demo plate 1 (96 wells), the 384-well plate with missing wells, the float32 plate,
+    the four plates holding the same pixels as ROMIO, OME-TIFF, pyramid and OME-Zarr and,
+    where the demo data has them, the FS-imported plates read through Bio-Formats
+    (companion OME-TIFF, MetaXpress, synthetic; the last one's ground truth is nuclei-count
+    on a plain Bio-Formats read).
     """
     manifest = load_manifest(settings)
     if manifest is None:

@@ -25,7 +25,7 @@ from platequeue.demo import _formats as formats
 from platequeue.demo import _schema as s
 from platequeue.demo._manifest import DemoManifest, PlateTruth
 from platequeue.demo._synth import field_rng, make_field
-from platequeue.omero import GROUP_LEVELS, PIXEL_DTYPES, well_label
+from platequeue.omero import GROUP_LEVELS, PIXEL_DTYPES, BioFormatsConfig, well_label
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class FixtureBuilder:
         self.enum_ids: dict[tuple[str, str], int] = {}
         self.plates: list[PlateTruth] = []
         self._managed: tuple[str, str] | None = None
+        #: Bio-Formats used to register FS-imported plates (series order, plate layout).
+        self.bf_config = BioFormatsConfig()
 
     # -- low level ---------------------------------------------------------
     def new_id(self, table: str) -> int:

@@ -42,15 +42,18 @@ def write_demo(settings: Settings, *, plates: int = 1, wells: int = 96, fields: 
 
     With *full* (the default) it also holds every group permission level, a 384-well
     plate with missing wells and three acquisitions, a float32 plate and the same pixels
-    stored as ROMIO, OME-TIFF, pyramid and OME-Zarr
+    stored as ROMIO, OME-TIFF, pyramid and OME-Zarr, and (with Java and the Bio-Formats jar)
+    FS-imported companion OME-TIFF, MetaXpress and synthetic plates
     (:func:`platequeue.demo.build_full`).
     """
     from platequeue.demo._fixture import build_demo
+    from platequeue.omero import bioformats_config
 
     _refuse_non_empty(settings)
     settings.omero_data_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_demo(settings.omero_db_url, settings.omero_data_dir, plates=plates,
-                          wells=wells, fields=fields, size=size, seed=seed, full=full)
+                          wells=wells, fields=fields, size=size, seed=seed, full=full,
+                          bioformats=bioformats_config(settings))
     log.info("demo repository written to %s", settings.omero_data_dir)
     return manifest
 

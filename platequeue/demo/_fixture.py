@@ -22,10 +22,15 @@ from sqlalchemy.engine import Engine
 
 from platequeue.dburl import normalize_db_url
 from platequeue.demo._builder import FixtureBuilder
+from platequeue.demo._fsimport import add_fake_plate
 from platequeue.demo._manifest import DemoManifest
-from platequeue.omero import GROUP_LEVELS
+from platequeue.omero import GROUP_LEVELS, BioFormatsConfig, bf_available
 
-__all__ = ["FixtureBuilder", "build_demo", "build_full"]
+__all__ = ["FS_PLATE_NAMES", "FixtureBuilder", "build_demo", "build_full"]
+
+#: The FS-imported plates of the full fixture (read through Bio-Formats), by backend.
+FS_PLATE_NAMES = {"companion": "companion OME-TIFF plate", "htd": "MetaXpress HTD plate",
+                  "fake": "Bio-Formats synthetic plate"}
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ def build_demo(
     seed: int = 0,
     count_range: tuple[int, int] = (1, 25),
     full: bool = False,
+    bioformats: BioFormatsConfig | None = None,
 ) -> DemoManifest:
     """Create a demo OMERO database + repository and return (and write) its manifest.
 
@@ -61,6 +67,8 @@ def build_demo(
     engine, url = _engine(db)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     b = FixtureBuilder(engine, data_dir, seed=seed)
+    if bioformats is not None:  # registers the FS-imported plates of the full set
+        b.bf_config = bioformats
     b.bootstrap()
     lab = b.add_group("demo-lab", "read-annotate")
     other = b.add_group("other-lab", "private")
@@ -101,6 +109,9 @@ def build_full(
     holding identical pixels, stored as ROMIO ``Pixels/<id>`` (``romio twin plate``), as
     OME-TIFF (ManagedRepository), as a JPEG-2000 ``Pixels/<id>_pyramid`` (lossless) and as
     OME-Zarr (externalinfo), NGFF 0.4 (``zarr plate``) and 0.5 (``zarr 0.5 plate``).
+    Where Java and the Bio-Formats jar are available, also the same pixels FS-imported as a
+    multi-file companion OME-TIFF and as a MetaXpress ``.HTD`` plate, and a Bio-Formats
+    synthetic ``.fake`` plate (:data:`FS_PLATE_NAMES`).
     """
     return build_demo(db, data_dir, seed=seed, size=size, full=True)
 
@@ -127,3 +138,13 @@ def _add_full(b: FixtureBuilder, *, demo_user: int, lab: int) -> None:
             f"{backend.replace('-', ' ')} plate"
         b.add_plate(name, owner=demo_user, group=lab, wells=four, fields=2, size=128,
                     count_range=(1, 8), backend=backend, rng_key=twin)
+    # FS-imported plates, read through Bio-Formats: they need Java and the jar here.
+    why = bf_available(b.bf_config)
+    if why is not None:
+        logger.warning("FS-imported plates left out of the fixture: %s", why)
+        return
+    for backend in ("companion", "htd"):
+        b.add_plate(FS_PLATE_NAMES[backend], owner=demo_user, group=lab, wells=four, fields=2,
+                    size=128, count_range=(1, 8), backend=backend, rng_key=twin)
+    add_fake_plate(b, FS_PLATE_NAMES["fake"], owner=demo_user, group=lab, rows=2, columns=3,
+                   fields=2, size=128)

@@ -27,13 +27,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sized
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import imagecodecs
 import numpy as np
 import tifffile
 import zarr
 
+from platequeue.demo._fsimport import FixtureBuilder as FsBuilder
+from platequeue.demo._fsimport import FsImportWriter
 from platequeue.demo._writers import write_romio
 from platequeue.omero import NGFF_ENTITY_TYPE, PYRAMID_DESCRIPTION, pixel_dtype, romio_relpath
 
@@ -238,11 +240,14 @@ def _split_label(label: str) -> tuple[str, str]:
 
 
 def writer_for(backend: str, builder: FixtureBuilder) -> PixelsWriter:
-    """The writer for *backend*: ``romio``, ``pyramid``, ``ometiff``, ``zarr`` (NGFF 0.4)
-    or ``zarr-0.5``."""
+    """The writer for *backend*: ``romio``, ``pyramid``, ``ometiff``, ``zarr`` (NGFF 0.4),
+    ``zarr-0.5``, or an FS-imported file set, ``companion`` or ``htd``
+    (:mod:`platequeue.demo._fsimport`)."""
     writers: dict[str, type[PixelsWriter]] = {
         "romio": RomioWriter, "pyramid": PyramidWriter, "ometiff": OmeTiffWriter,
         "zarr": ZarrWriter, "zarr-0.5": Zarr05Writer}
+    if backend in ("companion", "htd"):  # FS-imported file sets, read by Bio-Formats
+        return FsImportWriter(cast("FsBuilder", builder), backend)
     if backend not in writers:
         raise ValueError(f"unknown pixels backend {backend!r}")
     return writers[backend](builder)  # type: ignore[call-arg]

@@ -3,7 +3,10 @@ permissions, pixel readers for every storage kind, OMERO.web sessions, keep-aliv
 users' sessions, and writing results back with omero-py (the optional ``omero`` extra).
 
 Callers pass engines, paths and clients; nothing here reads settings except the session
-keep-alive. Demo fixtures live in :mod:`platequeue.demo`; see ``docs/architecture.md``.
+keep-alive. FS-imported images are read through Bio-Formats (JPype, the optional
+``bioformats`` extra; :mod:`platequeue.omero._bioformats`). ``scan`` is the operator's
+``platequeue sources`` report. Demo fixtures live in :mod:`platequeue.demo`; see
+``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from platequeue.omero import _keepalive as keepalive
+from platequeue.omero import _scan as scan
 from platequeue.omero import _websession as websession
 from platequeue.omero._annotations import (
     NS_BULK,
@@ -25,7 +29,17 @@ from platequeue.omero._annotations import (
     table_columns,
     well_key_values,
 )
+from platequeue.omero._bioformats import (
+    BioFormatsConfig,
+    BioFormatsSource,
+    ShapeMismatch,
+    bf_available,
+    bioformats_config,
+)
 from platequeue.omero._confirm import can_read_plate_via_session
+from platequeue.omero._filesets import fileset_files
+from platequeue.omero._jvm import BioFormatsUnavailable, ensure_jvm
+from platequeue.omero._jvm import forbid_here as forbid_jvm_here
 from platequeue.omero._metadata import OmeroCatalog, OmeroNotFoundError, well_label
 from platequeue.omero._model import (
     NGFF_ENTITY_TYPE,
@@ -36,6 +50,7 @@ from platequeue.omero._model import (
     WellRef,
 )
 from platequeue.omero._omero_calls import OmeroUnreachable
+from platequeue.omero._originals import check_inside
 from platequeue.omero._permissions import (
     GROUP_LEVELS,
     admin_sql,
@@ -61,6 +76,7 @@ from platequeue.omero._repo import (
     safe_path,
 )
 from platequeue.omero._roots import AllowedRoots, OutsideRootsError
+from platequeue.omero._scan import plate_problem
 from platequeue.omero._tiffs import PYRAMID_DESCRIPTION
 from platequeue.omero._writeback import omero_available, write_back
 
@@ -73,6 +89,9 @@ __all__ = [
     "PIXEL_DTYPES",
     "PYRAMID_DESCRIPTION",
     "AllowedRoots",
+    "BioFormatsConfig",
+    "BioFormatsSource",
+    "BioFormatsUnavailable",
     "ColumnSpec",
     "CorruptPixelsError",
     "Experimenter",
@@ -86,16 +105,23 @@ __all__ = [
     "PixelsInfo",
     "PlateInfo",
     "RepositoryReader",
+    "ShapeMismatch",
     "Source",
     "UnsafePathError",
     "UnwrittenPlaneError",
     "WellRef",
     "admin_sql",
+    "bf_available",
+    "bioformats_config",
     "can_read",
     "can_read_plate_via_session",
+    "check_inside",
     "csv_bytes",
     "decode_mask",
     "encode_mask",
+    "ensure_jvm",
+    "fileset_files",
+    "forbid_jvm_here",
     "is_admin",
     "keepalive",
     "masks_from_labels",
@@ -104,6 +130,7 @@ __all__ = [
     "open_field",
     "perm_string",
     "pixel_dtype",
+    "plate_problem",
     "read_field",
     "read_field_native",
     "read_plane",
@@ -112,6 +139,7 @@ __all__ = [
     "romio_path",
     "romio_relpath",
     "safe_path",
+    "scan",
     "table_columns",
     "websession",
     "well_key_values",

@@ -9,10 +9,11 @@ Sources are tried in the order omero-ms-image-region uses:
 2. ``Pixels/<id>_pyramid``: OMERO's pyramid, a BigTIFF of JPEG-2000 tiles, one IFD per
    plane in XYZCT order (:mod:`platequeue.omero._tiffs`).
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
-4. The original file ``<repo root>/<pixels.path><pixels.name>``, where the repo
-   root is the ``originalfile`` row with ``mimetype='Repository'`` and
-   ``hash = pixels.repo``; TIFF-family files (OME-TIFF) are read with tifffile,
-   series ``image.series``.
+4. The original file ``<repo root>/<pixels.path>/<pixels.name>``
+   (:mod:`platequeue.omero._originals`), where the repo root is the ``originalfile`` row
+   with ``mimetype='Repository'`` and ``hash = pixels.repo``: a single-file OME-TIFF
+   (``.ome.tif[f]``) is read with tifffile, series ``image.series`` (fast path); every
+   other format through Bio-Formats, as OMERO does (:mod:`platequeue.omero._bioformats`).
 
 Every file opened, at any depth (the source itself, an NGFF dataset and its chunks, the
 files an OME-TIFF names), must resolve under the allowed roots
@@ -41,8 +42,10 @@ from sqlalchemy.engine import Engine
 
 from platequeue.omero import _ngff as ngff
 from platequeue.omero import _ometiff as ometiff
+from platequeue.omero import _originals as originals
 from platequeue.omero import _repo as repo
 from platequeue.omero import _tiffs as tiffs
+from platequeue.omero._bioformats import BioFormatsConfig, BioFormatsSource
 from platequeue.omero._model import PixelsInfo
 from platequeue.omero._roots import AllowedRoots
 
@@ -54,6 +57,10 @@ class Source(enum.Enum):
     PYRAMID = "pyramid"
     ROMIO = "romio"
     ORIGINAL = "original"
+    BIOFORMATS = "bioformats"
+
+#: Original files read with tifffile (single-file OME-TIFF); the rest go to Bio-Formats.
+TIFF_FAST_PATH = (".ome.tif", ".ome.tiff")
 
 
 def repository_roots(engine: Engine) -> dict[str, str]:
@@ -69,11 +76,23 @@ class RepositoryReader:
     def __init__(
         self, root: str | os.PathLike[str], repo_roots: Mapping[str, str] | None = None,
         *, roots: AllowedRoots | None = None,
+        managed_dir: str | os.PathLike[str] | None = None,
+        bioformats: BioFormatsConfig | None = None,
     ) -> None:
         self.root = Path(root)
         self._root_s = os.fspath(root)
         self.repo_roots = dict(repo_roots or {})
-        self.roots = roots if roots is not None else AllowedRoots(self.root)
+        self.managed_dir = Path(managed_dir) if managed_dir is not None else None
+        self.roots = roots if roots is not None else AllowedRoots(self.root, self.managed_dir)
+        self._bf_config = bioformats or BioFormatsConfig()
+        self._bf: BioFormatsSource | None = None
+
+    @property
+    def bioformats(self) -> BioFormatsSource:
+        """This process's Bio-Formats readers (the JVM starts on the first read)."""
+        if self._bf is None:
+            self._bf = BioFormatsSource(self._bf_config, self.roots)
+        return self._bf
 
     def source(self, info: PixelsInfo) -> tuple[Source, Path]:
         """Which source serves *info*, and its resolved path (first match in OMERO's order).
@@ -95,13 +114,16 @@ class RepositoryReader:
                                                       what="pyramid")
         if os.path.lexists(romio):  # an unreadable entry must fail as OSError
             return Source.ROMIO, self.roots.resolve(romio, image=image, what="ROMIO file")
-        if info.path is not None and info.name and info.repo:
-            root_name = self.repo_roots.get(info.repo)
-            if root_name is None:
+        if info.path is not None and info.name:
+            root_name = self.repo_roots.get(info.repo) if info.repo else None
+            if info.repo and root_name is None:
                 raise repo.PixelsFileError(f"image {image}: unknown repository {info.repo!r}")
-            path = self._row_path(f"{root_name}/{info.path}{info.name}", image, "original file")
-            if os.path.isfile(path):
-                return Source.ORIGINAL, path
+            path = originals.resolve_original(self.root, self.managed_dir, root_name,
+                                              info.path, info.name)
+            if os.path.lexists(path):
+                resolved = self.roots.resolve(path, image=image, what="original file")
+                fast = path.name.lower().endswith(TIFF_FAST_PATH)
+                return (Source.ORIGINAL if fast else Source.BIOFORMATS), resolved
         raise repo.PixelsFileError(f"image {image}: no pixels found under {self.root}")
 
     def _row_path(self, value: str, image: int, what: str) -> Path:
@@ -113,7 +135,8 @@ class RepositoryReader:
 
     def input_files(self, info: PixelsInfo) -> tuple[Source, list[tuple[str, Path]]]:
         """The source of *info* and the files a read of it depends on, as (name, path):
-        what an incremental run's fingerprint covers."""
+        what an incremental run's fingerprint covers (an original file's fileset adds the
+        rest of its files: :func:`platequeue.omero.fileset_files`)."""
         kind, path = self.source(info)
         if kind is Source.NGFF:
             return kind, list(ngff.array_files(path, self.roots, info.image_id))
@@ -135,6 +158,8 @@ class RepositoryReader:
         repo.check_index(info, t=t)
         if kind is Source.NGFF:
             return ngff.read(path, self.roots, info, t)
+        if kind is Source.BIOFORMATS:
+            return self.bioformats.read_field(info, path, t=t)
         planes = [(c, z) for c in range(info.size_c) for z in range(info.size_z)]
         field = self._tiff_planes(kind, path, info, t, planes, out=out)
         return field.reshape(info.size_c, info.size_z, info.size_y, info.size_x)
@@ -147,6 +172,9 @@ class RepositoryReader:
         repo.check_index(info, z=z, c=c, t=t)
         if kind is Source.NGFF:
             return ngff.read(path, self.roots, info, t, c, z)
+        if kind is Source.BIOFORMATS:
+            return self.bioformats.read_field(info, path, t=t, channels=range(c, c + 1),
+                                              zs=range(z, z + 1))[0, 0]
         return self._tiff_planes(kind, path, info, t, [(c, z)])[0]
 
     def _tiff_planes(self, kind: Source, path: Path, info: PixelsInfo, t: int,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from pipelines import registry
 from platequeue.errors import Forbidden, Invalid, NotFound
-from platequeue.omero import pixel_dtype
+from platequeue.omero import pixel_dtype, plate_problem
 from platequeue.platform import Platform
 from platequeue.queue import alive
 from platequeue.store import Run, WellStatus, WellTask, session_scope, utcnow
@@ -35,6 +35,7 @@ class PlateEstimate:
     wells: int
     fields: int
     bytes: int
+    problem: str | None = None  # why this host cannot read the plate (before anything queues)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def plate_estimate(platform: Platform, plate_id: int) -> PlateEstimate:
         if px is not None:
             total += field_bytes(px.size_x, px.size_y, px.size_z, px.size_c, px.size_t,
                                  px.pixels_type)
-    return PlateEstimate(plate_id, plate.name, len(wells), len(refs), total)
+    problem = plate_problem(platform.catalog, platform.reader, plate_id)
+    return PlateEstimate(plate_id, plate.name, len(wells), len(refs), total, problem)
 
 
 def seconds_per_field(platform: Platform, pipeline: str) -> tuple[float | None, int]:

@@ -2,8 +2,9 @@
 
 A well's *input fingerprint* is the SHA-256 of its sorted pixels ids, each with the size and
 ``mtime_ns`` of the files its source reads (:meth:`RepositoryReader.input_files`: the ROMIO
-file ``Pixels/<id>``, the pyramid, the original file, or an OME-Zarr level-0 array's
-metadata and chunk files), the pipeline hash and the resolved parameters.
+file ``Pixels/<id>``, the pyramid, an OME-Zarr level-0 array's metadata and chunk files, or,
+for an original file read through Bio-Formats or as OME-TIFF, every file of the image's
+fileset), the pipeline hash and the resolved parameters.
 A worker records it on the well when the well succeeds (:func:`fingerprint`); a submission
 with ``incremental=True`` marks a well ``skipped`` when an earlier succeeded (or skipped) well
 has the same fingerprint, and copies that well's measurements into the new run, so results
@@ -19,12 +20,13 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from platequeue.omero import PixelsInfo, RepositoryReader, Source, WellRef
+from platequeue.omero import PixelsInfo, RepositoryReader, Source, WellRef, fileset_files
 from platequeue.platform import Platform
 from platequeue.queue import record_wells
 from platequeue.runs._finalize import finalize
@@ -36,9 +38,13 @@ REUSABLE = (WellStatus.SUCCEEDED.value, WellStatus.SKIPPED.value)
 _CHUNK = 500
 
 
-def _entry(reader: RepositoryReader, info: PixelsInfo) -> list[Any] | None:
+def _entry(reader: RepositoryReader, info: PixelsInfo,
+           filesets: Mapping[int, Sequence[Path]] | None) -> list[Any] | None:
     try:
         kind, files = reader.input_files(info)
+        fileset = (filesets or {}).get(info.id)
+        if kind in (Source.ORIGINAL, Source.BIOFORMATS) and fileset:
+            files = [(str(p), p) for p in fileset]
         stats = [(name, path.stat()) for name, path in files]
     except (OSError, ValueError):  # missing, refused (UnsafePathError) or unreadable metadata
         return None
@@ -49,12 +55,14 @@ def _entry(reader: RepositoryReader, info: PixelsInfo) -> list[Any] | None:
 
 
 def fingerprint(reader: RepositoryReader, infos: Iterable[PixelsInfo], pipeline_hash: str,
-                params: Mapping[str, Any]) -> str | None:
+                params: Mapping[str, Any],
+                filesets: Mapping[int, Sequence[Path]] | None = None) -> str | None:
     """The input fingerprint of one well (its fields' pixels), or None when a file of one
-    cannot be stat'ed."""
+    cannot be stat'ed. *filesets* (pixels id -> local paths,
+    :func:`platequeue.omero.fileset_files`) lists the files of FS-imported images."""
     files: list[list[Any]] = []
     for info in sorted({i.id: i for i in infos}.values(), key=lambda i: i.id):
-        entry = _entry(reader, info)
+        entry = _entry(reader, info, filesets)
         if entry is None:
             return None
         files.append(entry)
@@ -67,14 +75,16 @@ def fingerprint(reader: RepositoryReader, infos: Iterable[PixelsInfo], pipeline_
 
 def well_fingerprints(reader: RepositoryReader, pixels: Mapping[int, PixelsInfo],
                       wells: Sequence[WellRef], pipeline_hash: str,
-                      params: Mapping[str, Any]) -> dict[int, str]:
+                      params: Mapping[str, Any],
+                      filesets: Mapping[int, Sequence[Path]] | None = None) -> dict[int, str]:
     """Fingerprints by well id (wells without one, or with a field without pixels, left out);
     *pixels* maps image id -> pixels."""
     out: dict[int, str] = {}
     for w in wells:
         if any(f.image_id not in pixels for f in w.fields):
             continue
-        fp = fingerprint(reader, (pixels[f.image_id] for f in w.fields), pipeline_hash, params)
+        fp = fingerprint(reader, (pixels[f.image_id] for f in w.fields), pipeline_hash, params,
+                         filesets)
         if fp is not None:
             out[w.id] = fp
     return out
@@ -106,7 +116,9 @@ def apply(s: Session, platform: Platform, run: Run, wells: Sequence[WellRef]) ->
     wells were skipped (also added to ``wells_done`` and stored as ``wells_skipped``).
     """
     pixels = platform.catalog.pixels_many([f.image_id for w in wells for f in w.fields])
-    fps = well_fingerprints(platform.reader, pixels, wells, run.pipeline_hash, run.params)
+    filesets = fileset_files(platform.omero, platform.reader, [p.id for p in pixels.values()])
+    fps = well_fingerprints(platform.reader, pixels, wells, run.pipeline_hash, run.params,
+                            filesets)
     sources = _sources(s, fps) if fps else {}
     if not sources:
         return 0

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from pipelines import backend, registry
 from platequeue.logs import log_context
+from platequeue.omero import fileset_files
 from platequeue.platform import Platform
 from platequeue.queue import record_wells, soft_time_limit
 from platequeue.runs import _custom_steps as custom_steps
@@ -184,9 +185,12 @@ class WellCommand:
         well, pixels = well_and_pixels(self.platform, claim, claim.well_id)
         if well is None:
             raise LookupError(f"well {claim.well_id} no longer exists in OMERO")
-        input_fp = fingerprint(self.platform.reader, (pixels[ref.image_id] for ref in well.fields
-                                                      if ref.image_id in pixels),
-                               pipe.hash, claim.params)
+        input_fp = fingerprint(
+            self.platform.reader,
+            (pixels[ref.image_id] for ref in well.fields if ref.image_id in pixels),
+            pipe.hash, claim.params,
+            fileset_files(self.platform.omero, self.platform.reader,
+                          [ref.pixels_id for ref in well.fields]))
         # verified (hash, signature) before any field is read; refused -> the well fails
         custom = (None if claim.custom_step is None
                   else custom_steps.load_verified(self.platform, claim.custom_step))
