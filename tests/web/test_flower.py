@@ -14,7 +14,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from platequeue import cli as flower_mod
+from platequeue.cli import _flower as flower_mod  # patched below: the module itself
 from platequeue.settings import get_settings, load_settings
 from platequeue.testing import free_port, served
 from tests.conftest import ROOT
