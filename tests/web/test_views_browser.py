@@ -19,7 +19,7 @@ from sqlalchemy import select
 from platequeue.store import Run, session_scope
 from platequeue.testing import served as serve
 from tests.conftest import ROOT
-from tests.web.axe_check import blocking_violations
+from tests.web.a11y import assert_accessible
 from tests.web.pages_fixtures import Web, finish_run, set_role, submit, web
 from tests.web.pngs import decode_rgb
 
@@ -63,8 +63,7 @@ class Browser:
 
 def _check(page: Any, name: str) -> None:
     """axe-core finds nothing serious; screenshots at 1280 and 390 px wide."""
-    found = blocking_violations(page)
-    assert not found, f"{name}: " + "\n".join(found)
+    assert_accessible(page, name)
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(300)
