@@ -178,14 +178,7 @@ def duration_seconds(start: str | datetime | None, end: str | datetime | None,
 
 @bp.app_template_filter("duration")
 def duration_filter(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return "—" if seconds is None else run_service.estimate.human_seconds(seconds)
 
 
 def grid(plate: PlateInfo, wells: list[WellRef]) -> list[list[dict[str, Any]]]:
