@@ -8,22 +8,25 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 
 from platequeue import runs as run_service
+from platequeue.accounts import Action, Identity, policy
 from platequeue.omero import WellRef
 from platequeue.runs import eta_seconds
 from platequeue.store import TERMINAL_RUN, RunStatus, WellStatus, WellTask, session_scope
+from web.access import run_for
 from web.auth import platform
-from web.pages import grid, install_error_pages, page_identity, row_letters, visible_run
+from web.pages import grid, install_error_pages, page_identity, row_letters
 
 bp = Blueprint("pages_runs", __name__)
 install_error_pages(bp)
 
 
-def well_states(run_id: int) -> list[dict[str, Any]]:
+def well_states(run_id: int, ident: Identity) -> list[dict[str, Any]]:
     with session_scope(platform().audit) as s:
         rows = s.scalars(select(WellTask).where(WellTask.run_id == run_id)
                          .order_by(WellTask.row, WellTask.column)).all()
         return [{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
-                 "attempts": w.attempts, "error": w.error, "worker": w.worker,
+                 "attempts": w.attempts, "error": policy.shown_error(platform(), ident, w.error),
+                 "worker": w.worker,
                  "device": w.device} for w in rows]
 
 
@@ -46,8 +49,8 @@ def progress(view: run_service.RunView) -> dict[str, Any]:
 @bp.route("/runs/<int:run_id>")
 def run(run_id: int) -> Any:
     ident = page_identity()
-    view = visible_run(ident, run_id)
-    states = well_states(run_id)
+    view = run_for(ident, run_id)
+    states = well_states(run_id, ident)
     plate = platform().catalog.plate(view.plate_id)
     wells = [WellRef(0, view.plate_id, w["row"], w["column"], w["well"], ()) for w in states]
     if plate is not None:
@@ -71,33 +74,23 @@ def run(run_id: int) -> Any:
 def run_progress(run_id: int) -> Any:
     """One poll for the live plate map: run counts, ETA and every well's state."""
     ident = page_identity()
-    view = visible_run(ident, run_id)
-    return jsonify(progress=progress(view), wells=well_states(run_id))
-
-
-def _may_act(run_id: int) -> run_service.RunView:
-    ident = page_identity()
-    view = visible_run(ident, run_id)
-    if view.user != ident.omename and ident.role != "admin":
-        from flask import abort
-
-        abort(403, "only the run's owner or an admin may change it")
-    return view
+    view = run_for(ident, run_id)
+    return jsonify(progress=progress(view), wells=well_states(run_id, ident))
 
 
 @bp.post("/runs/<int:run_id>/cancel")
 def cancel(run_id: int) -> Any:
-    _may_act(run_id)
     ident = page_identity()
-    run_service.cancel(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
+    run_for(ident, run_id, Action.CANCEL)
+    run_service.cancel(platform(), run_id, actor=ident.actor)
     flash(f"Run {run_id} cancelled.")
     return redirect(url_for("pages_runs.run", run_id=run_id), 303)
 
 
 @bp.post("/runs/<int:run_id>/rerun-failed")
 def rerun_failed(run_id: int) -> Any:
-    _may_act(run_id)
     ident = page_identity()
-    view = run_service.rerun_failed(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
+    run_for(ident, run_id, Action.RERUN)
+    view = run_service.rerun_failed(platform(), run_id, actor=ident.actor)
     flash(f"Queued the failed wells of run {run_id} again ({view.wells_total} wells in all).")
     return redirect(url_for("pages_runs.run", run_id=run_id), 303)
