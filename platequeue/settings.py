@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -125,7 +126,8 @@ class Settings:
 
 
 MIN_SECRET_CHARS = 32
-MIN_SECRET_BITS = 128.0
+MIN_SECRET_BITS = 80.0
+MIN_DISTINCT = 10
 
 
 def secret_key_weakness(key: str) -> str | None:
@@ -133,7 +135,8 @@ def secret_key_weakness(key: str) -> str | None:
 
     Length alone lets ``aaaa…`` or ``password12345678…`` through, so the key must also
     carry at least ``MIN_SECRET_BITS`` of Shannon entropy (per-character entropy times
-    length), use at least 12 distinct characters, and not be a short pattern repeated.
+    length), use at least ``MIN_DISTINCT`` distinct characters, not be a short pattern
+    repeated, and not run in sequence (``abcdef…``).
     """
     if len(key) < MIN_SECRET_CHARS:
         return f"must be at least {MIN_SECRET_CHARS} characters, got {len(key)}"
@@ -142,11 +145,14 @@ def secret_key_weakness(key: str) -> str | None:
     if bits < MIN_SECRET_BITS:
         return f"is too predictable ({bits:.0f} bits of entropy; at least " \
                f"{MIN_SECRET_BITS:.0f} needed)"
-    if len(counts) < 12:
-        return f"uses only {len(counts)} distinct characters (at least 12 needed)"
+    if len(counts) < MIN_DISTINCT:
+        return f"uses only {len(counts)} distinct characters (at least {MIN_DISTINCT} needed)"
     for size in range(1, len(key) // 2 + 1):
         if len(key) % size == 0 and key[:size] * (len(key) // size) == key:
             return f"is a {size}-character pattern repeated"
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in pairwise(key))
+    if steps * 2 > len(key):  # random keys: a few neighbours in 64; "abcdef…": all
+        return "follows a simple sequence (like abcdef… or 123456…)"
     return None
 
 

@@ -38,7 +38,8 @@ def audit() -> Any:
     _role(Role.ADMIN)
     page = request.args.get("page", "1")
     action = request.args.get("action") or None
-    found = overview.audit_page(platform(), page=int(page) if page.isdigit() else 1,
+    number = int(page) if page.isascii() and page.isdigit() and len(page) < 10 else 1
+    found = overview.audit_page(platform(), page=number,
                                 per_page=50, action=action)
     return render_template("audit.html", audit=found, action=action,
                            actions=overview.audit_actions(platform()))

@@ -122,6 +122,10 @@ def _build_omero(url: str, data_dir: Path) -> dict[str, int]:
         owner = b.add_user(f"{level}-owner", groups=(gid,))
         plates[level] = b.add_plate(f"{level} plate", owner=owner, group=gid, wells=[(0, 0)],
                                     fields=1, size=96, count_range=(1, 3)).id
+    # a plate whose OMERO row declares an absurd geometry (a corrupt or hostile database)
+    plates["huge"] = b.add_plate("huge plate", owner=b.users["public-owner"],
+                                 group=groups["public"], rows=100_000, columns=100_000,
+                                 wells=[(0, 0)], fields=1, size=96, count_range=(1, 3)).id
     for role in ROLES:
         b.add_user(f"{role}-in", groups=tuple(groups.values()))
         b.add_user(f"{role}-out")
