@@ -91,6 +91,12 @@ class Identity:
     def has_role(self, role: str) -> bool:
         return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[Role(role).value]
 
+    @classmethod
+    def command_line(cls) -> Identity:
+        """The ``platequeue`` command: whoever runs it holds the database credentials, so it
+        acts as an admin (its ``--user`` options still submit *as* that user)."""
+        return cls(0, "cli", 0, Role.ADMIN.value, "submit", "cli")
+
 
 class RunLike(Protocol):
     """What a decision needs to know about a run (``platequeue.runs.RunView`` fits)."""

@@ -1,5 +1,5 @@
 """Per-user quotas, checked by :func:`platequeue.runs.submit` and
-:func:`platequeue.runs.rerun_failed` (so CLI, API, pages and schedules share them).
+:func:`platequeue.rerun.rerun_failed` (so CLI, API, pages and schedules share them).
 
 * Concurrent runs: at most ``QUOTA_CONCURRENT_RUNS`` runs queued or running per user.
   :func:`hold_active_slot` counts them inside the transaction that writes the run, after

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
@@ -37,7 +37,6 @@ from platequeue.store import (
     User,
     WellStatus,
     WellTask,
-    affected,
     audit,
     session_scope,
     utcnow,
@@ -162,6 +161,11 @@ def attach_omero_session(platform: Platform, run_id: int, key: str, *,
                      opened_by_platform=opened_by_platform)
 
 
+def load_run(s: Session, run_id: int) -> Run:
+    """The run row, or :class:`NotFound`."""
+    return _load_run(s, run_id)
+
+
 def _load_run(s: Session, run_id: int) -> Run:
     run = s.get(Run, run_id)
     if run is None:
@@ -250,55 +254,6 @@ def cancel(platform: Platform, run_id: int, *, actor: str) -> RunView:
     if task_ids:
         platform.celery.control.revoke(task_ids)
     return status(platform, run_id)
-
-
-def rerun_failed(platform: Platform, run_id: int, *, actor: str) -> RunView:
-    """Queue again just the failed wells of a finished run, after the checks a submission
-    passes (:func:`_rerun_checks`); the run counts against its owner's quota again."""
-    with session_scope(platform.audit) as s:
-        run = _load_run(s, run_id)
-        owner = run.user
-        s.expunge(owner)
-    _rerun_checks(platform, run_id, owner)
-    n = 0
-    with session_scope(platform.audit) as s:
-        refusal = quotas.hold_active_slot(s, platform, owner)
-        if refusal is None:
-            run = _load_run(s, run_id)
-            if run.status not in (RunStatus.PARTIAL.value, RunStatus.FAILED.value):
-                raise Conflict(f"run {run_id} is {run.status}; only partial or failed runs "
-                               "rerun")
-            failed = s.execute(update(WellTask)
-                               .where(WellTask.run_id == run_id,
-                                      WellTask.status == WellStatus.FAILED.value)
-                               .values(status=WellStatus.QUEUED.value, attempts=0, error=None,
-                                       dispatched_at=None, finished_at=None, task_id=None))
-            n = affected(failed)
-            s.execute(update(Run).where(and_(Run.id == run_id))
-                      .values(status=RunStatus.RUNNING.value,
-                              wells_failed=Run.wells_failed - n,
-                              finalized=False, finished_at=None))
-            audit(s, actor, "rerun", run_id, wells=n)
-    if refusal is not None:
-        raise quotas.refuse(platform, owner, actor, refusal)
-    dispatch(platform)
-    return status(platform, run_id)
-
-
-def _rerun_checks(platform: Platform, run_id: int, owner: User) -> None:
-    """A rerun is a submission again: the run must be partial or failed, its owner must
-    still read the plate, the pipeline must be enabled, and a custom step still needs a
-    developer (and the feature on)."""
-    with session_scope(platform.audit) as s:
-        run = _load_run(s, run_id)
-        state, plate_id, pipeline = run.status, run.plate_id, run.pipeline_name
-        step = run.custom_step_id
-    if state not in (RunStatus.PARTIAL.value, RunStatus.FAILED.value):
-        raise Conflict(f"run {run_id} is {state}; only partial or failed runs rerun")
-    policy.readable_plate(platform, owner.omero_user_id, plate_id)
-    pipeline_admin.check_enabled(platform, pipeline)
-    if step is not None:
-        custom_steps.check_usable(platform, owner, step)
 
 
 def results(platform: Platform, run_id: int) -> tuple[list[str], list[dict[str, Any]]]:
