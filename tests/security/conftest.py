@@ -28,11 +28,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 
-from platequeue import runs, tokens, users
-from platequeue.db import session_scope
-from platequeue.models import Run, WellTask, utcnow
-from platequeue.omero.permissions import GROUP_LEVELS
+from platequeue import accounts
+from platequeue.accounts import tokens, users
+from platequeue.omero import GROUP_LEVELS
 from platequeue.platform import Platform
+from platequeue.store import Run, WellTask, session_scope, utcnow
 from tests.conftest import REDIS_HOST, ROOT
 from tests.web.api_fixtures import api
 from tests.web.conftest import oidc_provider, signin, signin_factory, small_stack
@@ -89,7 +89,7 @@ class Matrix:
     def run(self, owner: str, level: str, status: str = "running") -> int:
         """A run of *owner* on the *level* plate, written directly: ``running`` (wells
         running) or ``failed`` (its one well failed)."""
-        user = runs.ensure_user(self.platform, owner)
+        user = accounts.ensure_user(self.platform, owner)
         plate_id = self.plates[level]
         wells = self.platform.catalog.wells(plate_id)
         well_state = "failed" if status == "failed" else "running"
@@ -111,7 +111,7 @@ class Matrix:
 
 
 def _build_omero(url: str, data_dir: Path) -> dict[str, int]:
-    from platequeue.omero.builder import FixtureBuilder
+    from platequeue.demo import FixtureBuilder
 
     engine = create_engine(url)
     b = FixtureBuilder(engine, data_dir, seed=11)
@@ -135,10 +135,9 @@ def _build_omero(url: str, data_dir: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
-    from platequeue.db import dispose_all
-    from platequeue.migrate import upgrade
     from platequeue.platform import set_platform
     from platequeue.settings import load_settings
+    from platequeue.store import dispose_all, upgrade
     from platequeue.testing import create_database, drop_database
     from web import create_app
 
@@ -164,12 +163,12 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
             for role in ROLES:
                 for side in ("in", "out"):
                     name = f"{role}-{side}"
-                    user = runs.ensure_user(platform, name)
+                    user = accounts.ensure_user(platform, name)
                     users.set_role(platform, name, role, actor="test")
                     m.tokens[name] = tokens.create(platform, user.id, name="t",
                                                    scope="submit", days=1)
             for level in LEVELS:
-                runs.ensure_user(platform, f"{level}-owner")
+                accounts.ensure_user(platform, f"{level}-owner")
             yield m
     finally:
         set_platform(None)

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from platequeue.db import session_scope
-from platequeue.models import Run, Schedule
 from platequeue.settings import SettingsError, load_settings
+from platequeue.store import Run, Schedule, session_scope
 from tests.security.conftest import Matrix
 
 HUGE = 2**70

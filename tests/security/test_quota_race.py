@@ -15,11 +15,11 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
-from platequeue import pipeline_admin, quotas, runs, tokens, users
-from platequeue.db import session_scope
+from platequeue import accounts, runs
+from platequeue.accounts import pipeline_admin, quotas, tokens, users
 from platequeue.errors import PlatequeueError
-from platequeue.models import Run, RunStatus
 from platequeue.platform import Platform, get_platform, set_platform
+from platequeue.store import Run, RunStatus, session_scope
 from platequeue.testing import served
 from tests.security.conftest import Matrix
 
@@ -68,13 +68,13 @@ def test_parallel_submits_exceed_concurrent_quota_on_postgresql(matrix: Matrix) 
 
 def test_parallel_submits_exceed_concurrent_quota_on_sqlite(matrix: Matrix,
                                                             tmp_path: Path) -> None:
-    from platequeue.migrate import upgrade
+    from platequeue.store import upgrade
 
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     upgrade(url)
     p = _limited(matrix, database_url=url)
     assert p.audit.dialect.name == "sqlite"
-    runs.ensure_user(p, "operator-out")
+    accounts.ensure_user(p, "operator-out")
     got = _race(PARALLEL, lambda: runs.submit(p, omename="operator-out",
                                               plate_id=matrix.plates["public"],
                                               pipeline="noop"))
@@ -141,10 +141,10 @@ def test_rerun_bypasses_disabled_pipeline(matrix: Matrix) -> None:
 
 
 def test_rerun_bypasses_developer_role_for_custom_step(matrix: Matrix) -> None:
-    from platequeue import custom_steps
+    from platequeue.runs import custom_steps
 
     p = _limited(matrix, quota_concurrent_runs=100, custom_steps=True)
-    owner = runs.ensure_user(p, "developer-in")
+    owner = accounts.ensure_user(p, "developer-in")
     art = custom_steps.store(p, owner, "mean_c0", b"not really dill, never unpickled here")
     run_id = _failed_run(matrix, "developer-in", custom_step_id=art.id, queue="custom")
     users.set_role(p, "developer-in", "user", actor="test")  # trust withdrawn
@@ -168,7 +168,7 @@ def test_rerun_of_unreadable_plate_by_admin_owner(matrix: Matrix) -> None:
 
 def test_read_token_cannot_rerun_via_api(matrix: Matrix) -> None:
     run_id = _failed_run(matrix, "user-in")
-    user = runs.ensure_user(matrix.platform, "user-in")
+    user = accounts.ensure_user(matrix.platform, "user-in")
     token = tokens.create(matrix.platform, user.id, name="r", scope="read", days=1)
     r = matrix.app.test_client().post(f"/api/runs/{run_id}/rerun-failed",
                                       headers={"Authorization": f"Bearer {token}"})

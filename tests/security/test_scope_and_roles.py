@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from platequeue import pipeline_admin, runs, schedules, tokens
-from platequeue.db import session_scope
-from platequeue.models import Run, Schedule, WellTask
+from platequeue import accounts, runs, schedules
+from platequeue.accounts import pipeline_admin, tokens
+from platequeue.store import Run, Schedule, WellTask, session_scope
 from tests.security.conftest import Matrix
 from tests.web.pages_fixtures import Web, csrf_of, finish_run, set_role, submit
 
 
 def _read_token(w: Web, omename: str) -> dict[str, str]:
-    user = runs.ensure_user(w.platform, omename)
+    user = accounts.ensure_user(w.platform, omename)
     return {"Authorization": "Bearer " + tokens.create(w.platform, user.id, name="r",
                                                        scope="read", days=1)}
 
@@ -97,7 +97,7 @@ def test_read_token_cannot_submit_via_api(web: Web) -> None:
 def test_operator_cannot_cancel_via_api(web: Web) -> None:
     run_id = submit(web.platform, "demo", web.demo_plate)
     set_role(web.platform, "lead", "operator")
-    user = runs.ensure_user(web.platform, "lead")
+    user = accounts.ensure_user(web.platform, "lead")
     hdr = {"Authorization": "Bearer " + tokens.create(web.platform, user.id, name="o",
                                                       scope="submit", days=1)}
     c = web.app.test_client()
@@ -110,7 +110,7 @@ def test_operator_cannot_cancel_via_api(web: Web) -> None:
 def test_operator_cannot_rerun_via_api(web: Web) -> None:
     run_id = _failed_run(web, "demo")
     set_role(web.platform, "lead", "operator")
-    user = runs.ensure_user(web.platform, "lead")
+    user = accounts.ensure_user(web.platform, "lead")
     hdr = {"Authorization": "Bearer " + tokens.create(web.platform, user.id, name="o",
                                                       scope="submit", days=1)}
     r = web.app.test_client().post(f"/api/runs/{run_id}/rerun-failed", headers=hdr)
