@@ -41,7 +41,13 @@ from platequeue.omero._permissions import (
     perm_string,
     readable_sql,
 )
-from platequeue.omero._readers import RepositoryReader, Source, open_field, repository_roots
+from platequeue.omero._readers import (
+    CorruptPixelsError,
+    RepositoryReader,
+    Source,
+    open_field,
+    repository_roots,
+)
 from platequeue.omero._repo import (
     NULL_PLANE_PATTERN,
     PIXEL_DTYPES,
@@ -67,6 +73,7 @@ __all__ = [
     "NULL_PLANE_PATTERN",
     "PIXEL_DTYPES",
     "ColumnSpec",
+    "CorruptPixelsError",
     "Experimenter",
     "FieldRef",
     "MaskSpec",

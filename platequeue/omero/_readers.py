@@ -43,6 +43,11 @@ from platequeue.omero._model import PixelsInfo
 logger = logging.getLogger(__name__)
 
 
+class CorruptPixelsError(ValueError):
+    """Stored pixels that cannot be decoded (a corrupt compressed chunk): retrying cannot
+    help, so it is a ``ValueError`` and the well fails at once."""
+
+
 class Source(enum.Enum):
     NGFF = "ngff"
     PYRAMID = "pyramid"
@@ -147,7 +152,11 @@ def _ngff_read(path: Path, t: int, c: int | None = None, z: int | None = None) -
     pick = {"t": t, "c": c, "z": z}
     sel: tuple[Any, ...] = tuple(
         slice(None) if pick.get(ax) is None else pick[ax] for ax in axes)
-    data = np.asarray(arr[sel])
+    try:
+        data = np.asarray(arr[sel])
+    except RuntimeError as exc:  # codecs (zstd, blosc, zlib) report bad input this way
+        raise CorruptPixelsError(f"OME-Zarr image {path.name}: a chunk cannot be decoded "
+                                 f"({exc})") from exc
     if c is not None and z is not None:
         return data
     kept = [ax for ax in axes if ax != "t"]
