@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from platequeue.errors import PlatequeueError
 from platequeue.platform import Platform, get_platform, set_platform
 from web.redirects import install_log_redaction
-from web.strict import Int64Converter, StrictJSONProvider
+from web.strict import Int64Converter, StrictJSONProvider, refuse_nul
 
 
 def create_app(test_config: dict[str, Any] | None = None,
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None,
         app.config.update(test_config)
     app.extensions["platform"] = platform
     install_log_redaction()  # OMERO session keys never reach a log line
+    app.before_request(refuse_nul)  # before sign-in: PostgreSQL text cannot hold NUL
 
     from web import account, oidc, omero_login, sessions  # sign-in, sessions, tokens
 

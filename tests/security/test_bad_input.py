@@ -207,3 +207,26 @@ def test_generated_secret_keys_pass(tmp_path: Any) -> None:
     for _ in range(50):  # the generator template.env documents, and hex keys
         for key in (secrets.token_urlsafe(48), secrets.token_hex(32)):
             assert load_settings({**base, "SECRET_KEY": key}).secret_key == key
+
+
+@pytest.mark.parametrize(("who", "path"), [("admin-in", "/ops/audit?action=%00"),
+                                           ("user-in", "/plates?q=a%00b"),
+                                           ("user-in", "/api/runs?all=%00"),
+                                           ("user-in", "/runs/1/wells/A%001/fields/0/preview.png")])
+def test_nul_character_in_query_or_path(matrix: Matrix, who: str, path: str) -> None:
+    client, _ = matrix.browser(who)
+    assert client.get(path).status_code == 422
+
+
+def test_nul_character_in_form_and_json(matrix: Matrix) -> None:
+    before = _counts(matrix)
+    client, csrf = matrix.browser("user-in")
+    r = client.post("/schedules", data={"csrf_token": csrf, "name": "night\x00", "cron":
+                                        "0 2 * * *", "target_kind": "plate", "pipeline": "noop",
+                                        "target_id": str(matrix.plates["public"])})
+    assert r.status_code == 422
+    r = _post(matrix, "/api/schedules", json={"name": "night\x00", "cron": "0 2 * * *",
+                                              "target_kind": "plate", "pipeline": "noop",
+                                              "target_id": matrix.plates["public"]})
+    assert r.status_code == 422
+    assert _counts(matrix) == before
