@@ -10,6 +10,10 @@ Embedded defaults apply when a variable is unset:
   ``PLATEQUEUE_HOME``; :attr:`Settings.redis_embedded` is then true.
 * ``OMERO_DB_URL`` unset: the generated demo OMERO database and repository under
   ``PLATEQUEUE_HOME/omero-demo``; :attr:`Settings.omero_demo` is then true.
+
+Over 300 lines on purpose: every variable, its parsing and its validation (the
+``SECRET_KEY`` strength check included) stay in this one module, so there is one place to
+look for any setting.
 """
 
 from __future__ import annotations
