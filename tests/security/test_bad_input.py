@@ -230,3 +230,12 @@ def test_nul_character_in_form_and_json(matrix: Matrix) -> None:
                                               "target_id": matrix.plates["public"]})
     assert r.status_code == 422
     assert _counts(matrix) == before
+
+
+@pytest.mark.parametrize("plate", ["²", "١٢", "1" * 400])
+def test_non_ascii_or_huge_digits_in_submit_form(matrix: Matrix, plate: str) -> None:
+    client, csrf = matrix.browser("user-in")
+    assert client.get("/submit", query_string={"plate": plate}).status_code == 200
+    r = client.post("/submit", data={"csrf_token": csrf, "plate": plate, "action": "queue",
+                                     "pipeline": "noop"})
+    assert r.status_code == 422  # "choose at least one plate"

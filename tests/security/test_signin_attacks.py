@@ -45,6 +45,9 @@ def test_oidc_next_backslash_open_redirect(signin: SignIn, value: str) -> None:
 @pytest.mark.parametrize("value", ["/\n/evil.example", "/\r\n/evil.example", "\n//evil.example",
                                    "/\x00/evil.example", " //evil.example", "\x01//evil.example"])
 def test_oidc_next_control_character_open_redirect(signin: SignIn, value: str) -> None:
+    if "\x00" in value:  # refused before anything else (422), so never followed either
+        assert signin.client.get("/oidc/login", query_string={"next": value}).status_code == 422
+        return
     location = _next_after_sign_in(signin, value)  # and never a 500 for a newline
     assert _same_origin(location) and "\n" not in location
 
