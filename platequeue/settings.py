@@ -10,14 +10,20 @@ Embedded defaults apply when a variable is unset:
   ``PLATEQUEUE_HOME``; :attr:`Settings.redis_embedded` is then true.
 * ``OMERO_DB_URL`` unset: the generated demo OMERO database and repository under
   ``PLATEQUEUE_HOME/omero-demo``; :attr:`Settings.omero_demo` is then true.
+
+Over 300 lines on purpose: every variable, its parsing and its validation (the
+``SECRET_KEY`` strength check included) stay in this one module, so there is one place to
+look for any setting.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -50,6 +56,7 @@ class OidcSettings:
     issuer: str | None = None
     userinfo_url: str | None = None
     scope: str = "openid email profile"
+    email_mapping: bool = True  # map a verified e-mail when no user name matches
 
     @property
     def enabled(self) -> bool:
@@ -116,6 +123,8 @@ class Settings:
     bioformats_memo_dir: Path | None = None
     bioformats_tile_mb: int = 256
     bioformats_readers: int = 8
+    # Largest request body the web app reads (bytes); larger ones are refused with 413.
+    max_content_length: int = 16 * 1024 * 1024
 
     @property
     def visibility_timeout(self) -> int:
@@ -138,6 +147,37 @@ class Settings:
     def redis_socket(self) -> Path:
         """Unix socket of the embedded Redis."""
         return self.home / "redis" / "redis.sock"
+
+
+MIN_SECRET_CHARS = 32
+MIN_SECRET_BITS = 80.0
+MIN_DISTINCT = 10
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why *key* is too weak to sign sessions and step artifacts, or None.
+
+    Length alone lets ``aaaa…`` or ``password12345678…`` through, so the key must also
+    carry at least ``MIN_SECRET_BITS`` of Shannon entropy (per-character entropy times
+    length), use at least ``MIN_DISTINCT`` distinct characters, not be a short pattern
+    repeated, and not run in sequence (``abcdef…``).
+    """
+    if len(key) < MIN_SECRET_CHARS:
+        return f"must be at least {MIN_SECRET_CHARS} characters, got {len(key)}"
+    counts = {c: key.count(c) for c in set(key)}
+    bits = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values()) * len(key)
+    if bits < MIN_SECRET_BITS:
+        return f"is too predictable ({bits:.0f} bits of entropy; at least " \
+               f"{MIN_SECRET_BITS:.0f} needed)"
+    if len(counts) < MIN_DISTINCT:
+        return f"uses only {len(counts)} distinct characters (at least {MIN_DISTINCT} needed)"
+    for size in range(1, len(key) // 2 + 1):
+        if len(key) % size == 0 and key[:size] * (len(key) // size) == key:
+            return f"is a {size}-character pattern repeated"
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in pairwise(key))
+    if steps * 2 > len(key):  # random keys: a few neighbours in 64; "abcdef…": all
+        return "follows a simple sequence (like abcdef… or 123456…)"
+    return None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -248,6 +288,7 @@ def _oidc(env: Mapping[str, str]) -> OidcSettings:
         discovery_url=urls["OAUTH_DISCOVERY_URL"], jwks_url=urls["OAUTH_JWKS_URL"],
         issuer=opt("OAUTH_ISSUER"), userinfo_url=urls["OAUTH_USERINFO_URL"],
         scope=opt("OAUTH_SCOPE") or "openid email profile",
+        email_mapping=_bool(env, "OAUTH_EMAIL_MAPPING", True),
     )
     if oidc.client_id and not oidc.enabled:
         raise SettingsError("OAUTH_CLIENT_ID is set but neither OAUTH_DISCOVERY_URL nor both "
@@ -280,8 +321,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                             ("OMERO_DB_URL", omero_db_url)):
             if value is None:
                 raise SettingsError(f"{name} is required when APP_ENV=production")
-        if len(secret_key) < 32:
-            raise SettingsError("SECRET_KEY must be set to at least 32 characters in production")
+        weak = secret_key_weakness(secret_key)
+        if weak:
+            raise SettingsError(f"SECRET_KEY {weak} (production; generate one with "
+                                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)")
     if not secret_key:
         secret_key = "dev-only-insecure-key"
 
@@ -344,6 +387,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bioformats_memo_dir=_memo_dir(env, home),
         bioformats_tile_mb=_int(env, "BIOFORMATS_TILE_MB", 256, minimum=1),
         bioformats_readers=_int(env, "BIOFORMATS_READERS", 8, minimum=1),
+        max_content_length=_int(env, "MAX_CONTENT_LENGTH", 16 * 1024 * 1024, minimum=1024),
     )
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError(f"LOG_LEVEL={settings.log_level!r} is not a logging level")

@@ -46,6 +46,8 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss "%(a)s" %({x-request-id}i)s'
+# Masks OMERO session keys (a bsession= link's first request line) in the access log.
+logger_class = "web.gunicorn_logging.RedactingLogger"
 capture_output = True
 
 proc_name = "platequeue-web"

@@ -97,7 +97,7 @@ def test_api_errors_and_permissions(stack: Stack) -> None:
     assert r.status_code == 403
     cases = [
         ({"plate_id": 999999, "pipeline": "nuclei-count"}, 404),
-        ({"plate_id": private, "pipeline": "nuclei-count"}, 403),
+        ({"plate_id": private, "pipeline": "nuclei-count"}, 404),  # as if unknown
         ({"plate_id": demo, "pipeline": "nope"}, 422),
         ({"plate_id": "1", "pipeline": "nuclei-count"}, 422),
         ({"plate_id": demo, "pipeline": "nuclei-count", "params": {"sigma": "x"}}, 422),

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask
 
 from platequeue.platform import Platform, get_platform, set_platform
+from web.redirects import install_log_redaction
+from web.strict import Int64Converter, StrictJSONProvider, refuse_nul
 
 
 def create_app(test_config: dict[str, Any] | None = None,
@@ -15,7 +17,10 @@ def create_app(test_config: dict[str, Any] | None = None,
         set_platform(platform)
     platform = get_platform()
     app = Flask(__name__, template_folder="templates")
+    app.json = StrictJSONProvider(app)  # deep nesting is a 400, not a RecursionError
+    app.url_map.converters["int"] = Int64Converter  # before any route: ids fit a bigint
     app.config.from_mapping(
+        MAX_CONTENT_LENGTH=platform.settings.max_content_length,
         SECRET_KEY=platform.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -25,6 +30,8 @@ def create_app(test_config: dict[str, Any] | None = None,
     if test_config:
         app.config.update(test_config)
     app.extensions["platform"] = platform
+    install_log_redaction()  # OMERO session keys never reach a log line
+    app.before_request(refuse_nul)  # before sign-in: PostgreSQL text cannot hold NUL
 
     from web import account, oidc, omero_login, sessions  # sign-in, sessions, tokens
 

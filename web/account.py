@@ -45,7 +45,7 @@ def token_list() -> Any:
 def token_create() -> Any:
     ident = _browser_user()
     raw_days = request.form.get("days", "30").strip()
-    if not raw_days.isdigit():
+    if not (raw_days.isascii() and raw_days.isdigit()) or len(raw_days) > 6:
         return _page(ident, error=f"days {raw_days!r} must be a whole number", status=422)
     try:
         created = tokens.create(platform(), ident.user_id, name=request.form.get("name", ""),
@@ -55,7 +55,7 @@ def token_create() -> Any:
     return _page(ident, created=created, status=201)
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<int(max=2147483647):token_id>/revoke")  # an integer column
 def token_revoke(token_id: int) -> Any:
     ident = _browser_user()
     if not tokens.revoke(platform(), token_id, user_id=ident.user_id):

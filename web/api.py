@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,18 @@ from sqlalchemy import select
 
 from pipelines import registry
 from platequeue import runs
-from platequeue.accounts import pipeline_admin
+from platequeue.accounts import Action, pipeline_admin, policy
 from platequeue.errors import Invalid
 from platequeue.runs import custom_steps
 from platequeue.store import User, WellTask, session_scope
-from web.auth import Identity, attach_omero_session, platform, require
+from web.access import MAX_RUN_ID, STATUS_CACHE_S, run_for
+from web.auth import attach_omero_session, platform, require
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 MAX_ID = 2**63 - 1  # OMERO ids are PostgreSQL bigint
-MAX_RUN_ID = 2**31 - 1  # run ids are PostgreSQL integer
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
-READ_OK_TTL_S = 5.0
-_read_ok: dict[tuple[str, int, int], float] = {}  # (OMERO db, user, plate) -> valid until
-# Status polls (GET /api/runs/<id>) may be answered from a view at most this old, per
-# process: a run changes at most once per finished well, and pages poll every 2 s. Cancel
-# and rerun in this process drop the entry; everything else reads fresh.
-STATUS_CACHE_S = 1.0
-_status: dict[tuple[str, int], tuple[float, runs.RunView]] = {}
 
 
 # Query parameters each endpoint takes; any other is refused (422), so a typo such as
@@ -91,52 +83,6 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise Invalid(f"query parameter {name}={value} must be between {lo} and {hi}")
     return value
-
-
-def _may_read_plate(omero_user_id: int, plate_id: int) -> bool:
-    """OMERO's read rule for the plate; a yes is remembered for ``READ_OK_TTL_S`` seconds
-    per process (status polls repeat it every second), a no is never remembered."""
-    p = platform()
-    key = (p.settings.omero_db_url, omero_user_id, plate_id)
-    now = time.monotonic()
-    if _read_ok.get(key, 0.0) > now:
-        return True
-    if not p.catalog.can_read_plate(omero_user_id, plate_id):
-        return False
-    if len(_read_ok) > 10_000:
-        _read_ok.clear()
-    _read_ok[key] = now + READ_OK_TTL_S
-    return True
-
-
-def _status_view(run_id: int, *, max_age: float) -> runs.RunView:
-    key = (platform().settings.database_url, run_id)
-    now = time.monotonic()
-    hit = _status.get(key)
-    if max_age > 0 and hit is not None and hit[0] > now:
-        return hit[1]
-    view = runs.status(platform(), run_id)
-    if len(_status) > 10_000:
-        _status.clear()
-    _status[key] = (now + STATUS_CACHE_S, view)
-    return view
-
-
-def _forget_status(run_id: int) -> None:
-    _status.pop((platform().settings.database_url, run_id), None)
-
-
-def _run_for(ident: Identity, run_id: int, *, max_age: float = 0.0) -> runs.RunView:
-    """The run, if this identity may see it (its own, or operator/admin) and read its plate.
-    ``max_age``: a status view up to ``STATUS_CACHE_S`` old will do (status polls)."""
-    if run_id > MAX_RUN_ID:
-        abort(404, f"no run with id {run_id}")
-    view = _status_view(run_id, max_age=max_age)
-    if view.user != ident.omename and not ident.sees_everything:
-        abort(404, f"no run with id {run_id}")
-    if not ident.sees_everything and not _may_read_plate(ident.omero_user_id, view.plate_id):
-        abort(403, f"you may no longer read plate {view.plate_id}")
-    return view
 
 
 def _json_id(value: Any, maximum: int) -> int | None:
@@ -244,12 +190,13 @@ def list_runs() -> Any:
 
 @bp.get("/runs/<int:run_id>")
 def get_run(run_id: int) -> Any:
-    return jsonify(_run_for(require(), run_id, max_age=STATUS_CACHE_S).to_json())
+    return jsonify(run_for(require(), run_id, max_age=STATUS_CACHE_S).to_json())
 
 
 @bp.get("/runs/<int:run_id>/wells")
 def run_wells(run_id: int) -> Any:
-    _run_for(require(), run_id)
+    ident = require()
+    run_for(ident, run_id)
     with session_scope(platform().audit) as s:
         rows = s.execute(select(WellTask.label, WellTask.row, WellTask.column, WellTask.status,
                                 WellTask.attempts, WellTask.error, WellTask.device,
@@ -257,13 +204,14 @@ def run_wells(run_id: int) -> Any:
                          .where(WellTask.run_id == run_id)
                          .order_by(WellTask.row, WellTask.column)).all()
     return jsonify([{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
-                     "attempts": w.attempts, "error": w.error, "device": w.device,
+                     "attempts": w.attempts,
+                     "error": policy.shown_error(platform(), ident, w.error), "device": w.device,
                      "worker": w.worker} for w in rows])
 
 
 @bp.get("/runs/<int:run_id>/results")
 def run_results(run_id: int) -> Any:
-    _run_for(require(), run_id)
+    run_for(require(), run_id)
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv", "parquet"):
         raise Invalid(f"format {fmt!r} must be json, csv or parquet")
@@ -283,17 +231,15 @@ def run_results(run_id: int) -> Any:
 @bp.post("/runs/<int:run_id>/cancel")
 def cancel(run_id: int) -> Any:
     ident = require("submit")
-    _run_for(ident, run_id)
-    _forget_status(run_id)
-    return jsonify(runs.cancel(platform(), run_id, actor=f"{ident.via}:{ident.omename}").to_json())
+    run_for(ident, run_id, Action.CANCEL)
+    return jsonify(runs.cancel(platform(), run_id, actor=ident.actor).to_json())
 
 
 @bp.post("/runs/<int:run_id>/rerun-failed")
 def rerun(run_id: int) -> Any:
     ident = require("submit")
-    _run_for(ident, run_id)
-    _forget_status(run_id)
-    view = runs.rerun_failed(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
+    run_for(ident, run_id, Action.RERUN)
+    view = runs.rerun_failed(platform(), run_id, actor=ident.actor)
     return jsonify(view.to_json())
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -28,36 +27,20 @@ from flask import (
 )
 
 from platequeue import runs as run_service
-from platequeue.accounts import ensure_user, tokens
+from platequeue.accounts import Identity, ensure_user, policy, tokens
 from platequeue.errors import PlatequeueError
 from platequeue.omero import websession
 from platequeue.platform import Platform
-from platequeue.store import Role, User, session_scope
+from platequeue.store import User, session_scope
+from web.redirects import safe_next, without_param
 from web.sessions import rotate
+
+__all__ = ["Identity", "platform", "require", "sign_in"]
 
 bp = Blueprint("auth", __name__)
 
-# developer: user rights plus custom steps, an orthogonal trust flag (not above operator)
-ROLE_RANK = {Role.USER.value: 0, Role.DEVELOPER.value: 0, Role.OPERATOR.value: 1,
-             Role.ADMIN.value: 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True)
-class Identity:
-    user_id: int
-    omename: str
-    omero_user_id: int
-    role: str
-    scope: str  # read | submit
-    via: str  # token | session | omero-header
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.role in (Role.OPERATOR.value, Role.ADMIN.value)
-
-    def has_role(self, role: str) -> bool:
-        return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[Role(role).value]
+SWITCH_KEY = "pending_switch"  # a bsession for another user, waiting for confirmation
 
 
 def platform() -> Platform:
@@ -72,8 +55,12 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
+    """403 unless the request carries this session's CSRF token (compared as bytes, so a
+    header with non-ASCII characters is a refusal, not an error)."""
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
-    if not hmac.compare_digest(sent, str(session.get("csrf", ""))) or not sent:
+    expected = str(session.get("csrf", ""))
+    if not sent or not expected or not hmac.compare_digest(
+            sent.encode("utf-8", "surrogateescape"), expected.encode()):
         abort(403, "missing or wrong CSRF token")
 
 
@@ -124,36 +111,71 @@ def _omero_user(key_session: websession.OmeroSession) -> User | None:
     return None if exp is None else ensure_user(platform(), exp.omename)
 
 
-def _from_omero_session() -> bool:
-    """Sign in from an OMERO session the request names; True if the header authenticated
-    this request alone. A named key that does not validate is refused (401); an OMERO.web
-    cookie that does not is ignored (the visitor is then simply not signed in)."""
+def _signed_in_user_id() -> int | None:
+    found = (session.get("user") or {}).get("id")
+    return found if isinstance(found, int) else None
+
+
+def _from_omero_session() -> Any:
+    """Sign in from an OMERO session the request names. Returns True if the header
+    authenticated this request alone, a redirect response for a ``bsession`` link (the key
+    leaves the address bar; another user's key waits for confirmation on
+    ``/login/switch``), else False. A named key that does not validate is refused (401);
+    an OMERO.web cookie that does not is ignored (the visitor is simply not signed in)."""
     headers = dict(request.headers)
     cand = websession.pick_session(headers, request.args, request.cookies)
     if cand is None:
         return False
-    if "user" in session and (cand.kind == "cookie" or cand.value == current_omero_session_key()):
+    signed_in = _signed_in_user_id()
+    if signed_in is not None and cand.kind == "cookie":
         return False
     p = platform()
     store = websession.SessionStore(p.omero_web_redis, p.settings.omero_web_cache_prefix,
                                     p.settings.omero_web_cache_version)
-    found = websession.resolve_request_session(headers, request.args, request.cookies,
-                                               redis=store, engine=p.omero)
-    user = None if found is None else _omero_user(found)
-    if found is None or user is None:
-        if cand.is_omero_key:
-            abort(401, "the OMERO session is closed, expired or unknown")
-        return False
-    if cand.kind == "header":
-        g.identity = _identity(user, "submit", "omero-header")
-        g.omero_session_key = found.uuid
-        return True
-    sign_in(user, via=f"omero-{cand.kind}", omero_session_key=found.uuid)
+    found = None
+    if signed_in is None or cand.value != current_omero_session_key():
+        found = websession.resolve_request_session(headers, request.args, request.cookies,
+                                                   redis=store, engine=p.omero)
+        user = None if found is None else _omero_user(found)
+        if found is None or user is None:
+            if cand.is_omero_key:
+                abort(401, "the OMERO session is closed, expired or unknown")
+            return False
+        if cand.kind == "header":
+            g.identity = _identity(user, "submit", "omero-header")
+            g.omero_session_key = found.uuid
+            return True
+        if signed_in is not None and signed_in != user.id:
+            return _ask_before_switching(found.uuid, user)
+        if signed_in is None or cand.kind == "cookie":
+            sign_in(user, via=f"omero-{cand.kind}", omero_session_key=found.uuid)
+        else:  # the same user with a new key: keep the session, use the new key
+            session["omero"] = {"key": found.uuid}
+    if cand.kind == "bsession":
+        if request.method not in SAFE_METHODS:
+            abort(400, "send bsession with a GET (a link), not with a form or API call")
+        return _no_store(redirect(without_param(request.path, request.args), 303))
     return False
 
 
+def _no_store(resp: Any) -> Any:
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+def _ask_before_switching(key: str, user: User) -> Any:
+    """A link carrying another user's OMERO session: never switch silently (login CSRF);
+    keep the key server-side and ask on ``/login/switch``."""
+    if request.method not in SAFE_METHODS:
+        abort(403, "this OMERO session belongs to another user; sign out first")
+    session[SWITCH_KEY] = {"key": key, "user_id": user.id, "omename": user.omename,
+                           "next": without_param(request.path, request.args)}
+    return _no_store(redirect(url_for("auth.switch"), 303))
+
+
 @bp.before_app_request
-def load_identity() -> None:
+def load_identity() -> Any:
     g.identity = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -162,30 +184,32 @@ def load_identity() -> None:
             abort(401, "invalid, revoked or expired API token")
         token_user, scope = found
         g.identity = _identity(token_user, scope, "token")
-        return
-    if _from_omero_session():
-        return
-    if "user" in session:
-        user = _load_user(session["user"].get("id"))
-        if user is None:
-            session.clear()
-            return
-        g.identity = _identity(user, "submit", "session")
-        if request.method not in SAFE_METHODS:
-            check_csrf()
+    else:
+        outcome = _from_omero_session()
+        if outcome is not True and outcome is not False:
+            return outcome
+        if outcome is False and "user" in session:
+            user = _load_user(_signed_in_user_id())
+            if user is None:
+                session.clear()
+                return None
+            g.identity = _identity(user, "submit", "session")
+            if request.method not in SAFE_METHODS:
+                check_csrf()
+    if g.identity is not None and request.method not in SAFE_METHODS:
+        # every state-changing route, page or API alike, needs a submit-scoped credential
+        policy.require(g.identity, scope="submit")
+    return None
 
 
 def require(scope: str = "read", role: str | None = None) -> Identity:
     """The caller's identity, or abort: 401 when anonymous, 403 when the token may only read
-    or the user's role is below *role* (``operator`` or ``admin``)."""
+    or the user's role is below *role* (``operator`` or ``admin``); the rule is
+    :func:`platequeue.accounts.policy.require`."""
     ident: Identity | None = g.identity
     if ident is None:
         abort(401, "sign in or send an API token")
-    if scope == "submit" and ident.scope != "submit":
-        abort(403, "this token may only read")
-    if role is not None and not ident.has_role(role):
-        abort(403, f"this needs the {role} role; you are {ident.role}")
-    return ident
+    return policy.require(ident, scope=scope, role=role)
 
 
 def dev_login_allowed() -> bool:
@@ -228,3 +252,25 @@ def logout() -> Any:
     session.clear()
     logout_url = platform().settings.oauth.logout_url
     return redirect(logout_url or url_for("auth.login"))
+
+
+@bp.route("/login/switch", methods=["GET", "POST"])
+def switch() -> Any:
+    """Confirm (or decline) signing in as the user of an OMERO session a link carried
+    while someone else is signed in here. The POST carries this session's CSRF token."""
+    pending = session.get(SWITCH_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("key"), str):
+        abort(404, "there is no sign-in waiting for confirmation")
+    target = safe_next(pending.get("next")) or url_for("pages.runs")
+    if request.method == "GET":
+        return _no_store(current_app.make_response(render_template(
+            "switch.html", pending=pending, current=g.get("identity"))))
+    session.pop(SWITCH_KEY, None)
+    if request.form.get("confirm") != "yes":
+        return redirect(target, 303)
+    found = websession.validate_session_key(platform().omero, pending["key"])
+    user = None if found is None else _omero_user(found)
+    if found is None or user is None or user.id != pending.get("user_id"):
+        abort(401, "the OMERO session is closed, expired or unknown")
+    sign_in(user, via="omero-bsession", omero_session_key=found.uuid)
+    return redirect(target, 303)

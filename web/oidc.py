@@ -4,8 +4,10 @@ and ``nonce``; the ID token's signature (JWKS), issuer, audience and expiry are 
 The provider is found through ``OAUTH_DISCOVERY_URL`` or given by explicit endpoints
 (``OAUTH_AUTH_URL``, ``OAUTH_TOKEN_URL``, ``OAUTH_JWKS_URL``, ``OAUTH_ISSUER``). 2FA
 happens at the provider. The identity maps to an OMERO experimenter: the ``omename`` or
-``preferred_username`` claim to ``experimenter.omename``, else a verified ``email`` to
-``experimenter.email``; no match is refused (403) and no account is created.
+``preferred_username`` claim to ``experimenter.omename``, else (unless
+``OAUTH_EMAIL_MAPPING=false``) an ``email`` the provider marks ``email_verified`` to
+``experimenter.email``; no match is refused (403) and no account is created. ``next`` is
+followed only as a same-origin path (:func:`web.redirects.safe_next`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from platequeue.accounts import ensure_user
 from platequeue.platform import Platform
 from platequeue.settings import OidcSettings
 from web.auth import platform, sign_in
+from web.redirects import safe_next
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +87,12 @@ def refused(message: str, status: int = 403) -> Any:
     return render_template("refused.html", message=message), status
 
 
-def _safe_next(value: str | None) -> str | None:
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return None
-
-
 @bp.route("/login")
 def login() -> Any:
     """Send the browser to the provider (state, nonce and PKCE verifier kept in the session)."""
     client = _client()
     conf = platform().settings.oauth
-    session["next"] = _safe_next(request.args.get("next"))
+    session["next"] = safe_next(request.args.get("next"))
     redirect_uri = conf.redirect_uri or url_for("oidc.callback", _external=True)
     try:
         return client.authorize_redirect(redirect_uri)
@@ -123,7 +120,8 @@ def callback() -> Any:
     if not claims:
         return refused("The identity provider sent no ID token.")
     omename = claims.get("omename") or claims.get("preferred_username")
-    email = claims.get("email") if claims.get("email_verified") is not False else None
+    omename = omename if isinstance(omename, str) else None
+    email = mapped_email(claims, conf)
     exp = p.catalog.find_by_identity(omename=omename, email=email)
     if exp is None:
         logger.info("OIDC identity %r / %r matches no OMERO experimenter", omename, email)
@@ -131,10 +129,19 @@ def callback() -> Any:
                        f"(user name {omename or '-'}, e-mail {email or '-'}). Ask the "
                        "facility to create your OMERO account first.")
     user = ensure_user(p, exp.omename)
-    target = _safe_next(session.get("next"))
+    target = safe_next(session.get("next"))
     sign_in(user, via="oidc")
     session["oidc"] = {"iss": claims.get("iss"), "sub": claims.get("sub")}
     return redirect(target or url_for("pages.runs"))
+
+
+def mapped_email(claims: dict[str, Any], conf: OidcSettings) -> str | None:
+    """The e-mail to map to an experimenter: only when the provider says it is verified
+    (``email_verified`` exactly true) and ``OAUTH_EMAIL_MAPPING`` is on."""
+    email = claims.get("email")
+    if not conf.email_mapping or claims.get("email_verified") is not True:
+        return None
+    return email if isinstance(email, str) and email.strip() else None
 
 
 def _reason(exc: Exception) -> str:

@@ -1,8 +1,8 @@
 """Server-rendered pages: plates, one plate's well grid, run history; shared page helpers.
 
-Every page checks the signed-in user may read what it shows: plates by OMERO's rules (the
-catalog), runs by ownership unless the user is an operator or admin. Pages answer errors
-as HTML (``error.html``); the JSON API keeps its JSON errors.
+Every page checks the signed-in user may read what it shows through
+:mod:`platequeue.accounts.policy` (runs through :func:`web.access.run_for`, as the JSON API does).
+Pages answer errors as HTML (``error.html``); the JSON API keeps its JSON errors.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from platequeue import runs as run_service
+from platequeue.accounts import policy
 from platequeue.errors import PlatequeueError
 from platequeue.omero import PlateInfo, WellRef, plate_problem, well_label
 from web import browse
@@ -50,24 +51,7 @@ def page_identity() -> Identity:
 
 def readable_plate(ident: Identity, plate_id: int) -> PlateInfo:
     """The plate if OMERO lets this user read it; 404 otherwise (existence is not leaked)."""
-    plate = platform().catalog.plate(plate_id)
-    if plate is None or not platform().catalog.can_read_plate(ident.omero_user_id, plate_id):
-        abort(404, f"no plate {plate_id} that you may read")
-    return plate
-
-
-def visible_run(ident: Identity, run_id: int) -> run_service.RunView:
-    """The run if it is this user's (or the user sees everything) and its plate is readable."""
-    try:
-        view = run_service.status(platform(), run_id)
-    except PlatequeueError:
-        abort(404, f"no run {run_id}")
-    if view.user != ident.omename and not ident.sees_everything:
-        abort(404, f"no run {run_id}")
-    if not ident.sees_everything and not platform().catalog.can_read_plate(
-            ident.omero_user_id, view.plate_id):
-        abort(403, f"you may no longer read plate {view.plate_id}")
-    return view
+    return policy.readable_plate(platform(), ident.omero_user_id, plate_id)
 
 
 ERROR_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed here",

@@ -21,10 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipelines import registry
 from pipelines.errors import PipelineError
 from platequeue import runs as run_service
+from platequeue.accounts import Action
 from platequeue.omero import FieldRef, PixelsInfo, PlateInfo, WellRef
 from web import image_render as ir
+from web.access import run_for
 from web.auth import Identity, platform
-from web.pages import install_error_pages, page_identity, readable_plate, visible_run
+from web.pages import install_error_pages, page_identity, readable_plate
 from web.pages_preview import png_rgb, segment
 from web.thumbnails import thumbnail_png
 
@@ -83,7 +85,7 @@ def outline_runs(ident: Identity, plate_id: int) -> list[run_service.RunView]:
 
 
 def _labels(ident: Identity, plate: PlateInfo, pixels: PixelsInfo, run_id: int) -> Any:
-    view = visible_run(ident, run_id)
+    view = run_for(ident, run_id, Action.PREVIEW, image_id=pixels.image_id)
     if view.plate_id != plate.id:
         abort(404, f"run {run_id} is not a run of plate {plate.id}")
     pipe = registry.get(view.pipeline)

@@ -66,8 +66,8 @@ def audit() -> Any:
     _role(Role.ADMIN)
     page = request.args.get("page", "1")
     flt, errors = ops_views.parse_filter(request.args)
-    found = ops_views.audit_search(platform(), flt,
-                                   page=int(page) if page.isdigit() and len(page) < 7 else 1)
+    number = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
+    found = ops_views.audit_search(platform(), flt, page=number)
     return render_template("audit.html", audit=found, flt=flt, errors=errors,
                            actions=overview.audit_actions(platform()),
                            users=ops_views.audit_users(platform())), 422 if errors else 200

@@ -15,11 +15,13 @@ from markupsafe import Markup
 
 from pipelines import registry
 from platequeue import runs as run_service
+from platequeue.accounts import Action
 from platequeue.errors import Invalid
 from platequeue.runs import results_parquet
 from platequeue.states import TERMINAL_RUN
+from web.access import run_for
 from web.auth import platform
-from web.pages import install_error_pages, page_identity, row_letters, visible_run
+from web.pages import install_error_pages, page_identity, row_letters
 from web.pages_heatmap import (
     NO_VALUE,
     OUTLIER_Z,
@@ -47,8 +49,8 @@ def _geometry(view: run_service.RunView, rows: list[dict[str, Any]]) -> tuple[in
 @bp.route("/runs/<int:run_id>/results")
 def results(run_id: int) -> Any:
     ident = page_identity()
-    view = visible_run(ident, run_id)
-    states = {w["well"]: w["status"] for w in well_states(run_id)}
+    view = run_for(ident, run_id)
+    states = {w["well"]: w["status"] for w in well_states(run_id, ident)}
     columns, rows = run_service.results(platform(), run_id)
     names = features(columns)
     feature = request.args.get("feature") or ("count" if "count" in names else
@@ -114,7 +116,7 @@ def _kind(status: str | None, has_value: bool) -> str:
 @bp.route("/runs/<int:run_id>/results.parquet")
 def parquet(run_id: int) -> Any:
     ident = page_identity()
-    view = visible_run(ident, run_id)
+    view = run_for(ident, run_id)
     columns, rows = run_service.results(platform(), run_id)
     meta = {"platequeue.run_id": str(run_id), "platequeue.plate_id": str(view.plate_id),
             "platequeue.pipeline": view.pipeline,
@@ -129,15 +131,13 @@ def parquet(run_id: int) -> Any:
 def preview(run_id: int, label: str, field: int) -> Any:
     """The field with the pipeline's label outlines (computed now, nothing stored)."""
     ident = page_identity()
-    view = visible_run(ident, run_id)
+    view = run_for(ident, run_id)
     catalog = platform().catalog
     well = next((w for w in catalog.wells(view.plate_id) if w.label == label), None)
     ref = next((f for f in well.fields if f.field == field), None) if well else None
     if ref is None:
         abort(404, f"plate {view.plate_id} has no well {label!r} field {field}")
-    if not ident.sees_everything and not catalog.can_read_image(ident.omero_user_id,
-                                                                ref.image_id):
-        abort(403, f"you may not read image {ref.image_id}")
+    run_for(ident, run_id, Action.PREVIEW, image_id=ref.image_id)  # OMERO's rules on pixels
     pixels = catalog.pixels(ref.image_id)
     data = platform().read_field(pixels, native=True)
     plate = catalog.plate(view.plate_id)

@@ -9,13 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 
 from platequeue import runs as run_service
+from platequeue.accounts import Action, Identity, policy
 from platequeue.omero import WellRef
 from platequeue.runs import eta_seconds
 from platequeue.store import TERMINAL_RUN, RunStatus, WellStatus, WellTask, session_scope
+from web.access import run_for
 from web.auth import platform
 from web.pages import (
     as_utc,
@@ -24,7 +26,6 @@ from web.pages import (
     install_error_pages,
     page_identity,
     row_letters,
-    visible_run,
 )
 
 bp = Blueprint("pages_runs", __name__)
@@ -33,12 +34,13 @@ STATES = ("queued", "running", "retry", "succeeded", "failed", "cancelled", "ski
 install_error_pages(bp)
 
 
-def well_states(run_id: int) -> list[dict[str, Any]]:
+def well_states(run_id: int, ident: Identity) -> list[dict[str, Any]]:
     with session_scope(platform().audit) as s:
         rows = s.scalars(select(WellTask).where(WellTask.run_id == run_id)
                          .order_by(WellTask.row, WellTask.column)).all()
         return [{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
-                 "attempts": w.attempts, "error": w.error, "worker": w.worker,
+                 "attempts": w.attempts, "error": policy.shown_error(platform(), ident, w.error),
+                 "worker": w.worker,
                  "device": w.device} for w in rows]
 
 
@@ -74,8 +76,8 @@ def progress(view: run_service.RunView,
 @bp.route("/runs/<int:run_id>")
 def run(run_id: int) -> Any:
     ident = page_identity()
-    view = visible_run(ident, run_id)
-    states = well_states(run_id)
+    view = run_for(ident, run_id)
+    states = well_states(run_id, ident)
     plate = platform().catalog.plate(view.plate_id)
     wells = [WellRef(0, view.plate_id, w["row"], w["column"], w["well"], ()) for w in states]
     if plate is not None:
@@ -100,33 +102,25 @@ def run(run_id: int) -> Any:
 def run_progress(run_id: int) -> Any:
     """One poll for the live plate map: run counts, ETA and every well's state."""
     ident = page_identity()
-    view = visible_run(ident, run_id)
-    states = well_states(run_id)
+    view = run_for(ident, run_id)
+    states = well_states(run_id, ident)
     return jsonify(progress=progress(view, states), wells=states)
-
-
-def _may_act(run_id: int) -> run_service.RunView:
-    ident = page_identity()
-    view = visible_run(ident, run_id)
-    if view.user != ident.omename and ident.role != "admin":
-            abort(403, "only the run's owner or an admin may change it")
-    return view
 
 
 @bp.post("/runs/<int:run_id>/cancel")
 def cancel(run_id: int) -> Any:
-    _may_act(run_id)
     ident = page_identity()
-    run_service.cancel(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
+    run_for(ident, run_id, Action.CANCEL)
+    run_service.cancel(platform(), run_id, actor=ident.actor)
     flash(f"Run {run_id} cancelled.")
     return redirect(url_for("pages_runs.run", run_id=run_id), 303)
 
 
 @bp.post("/runs/<int:run_id>/rerun-failed")
 def rerun_failed(run_id: int) -> Any:
-    before = _may_act(run_id)
     ident = page_identity()
-    after = run_service.rerun_failed(platform(), run_id, actor=f"{ident.via}:{ident.omename}")
+    before = run_for(ident, run_id, Action.RERUN)
+    after = run_service.rerun_failed(platform(), run_id, actor=ident.actor)
     # The rerun moves exactly its wells out of the failed count, in one statement.
     queued = before.wells_failed - after.wells_failed
     flash(f"Queued {queued} failed well{'' if queued == 1 else 's'} of run {run_id} again.")

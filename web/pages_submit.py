@@ -41,7 +41,7 @@ install_error_pages(bp)
 def _form_state(ident: Identity) -> dict[str, Any]:
     form = request.form if request.method == "POST" else request.args
     readable = platform().catalog.plates_for_user(ident.omero_user_id)
-    chosen_ids = {int(v) for v in form.getlist("plate") if v.isdigit()}
+    chosen_ids = {int(v) for v in form.getlist("plate") if v.isascii() and v.isdigit()}
     off = pipeline_admin.disabled(platform())
     names = [n for n in registry.names() if n not in off] or registry.names()
     asked = form.get("pipeline") or ""

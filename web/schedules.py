@@ -44,19 +44,50 @@ def _visible(ident: Identity) -> list[schedules.ScheduleView]:
     return schedules.list_schedules(platform(), omename=who)
 
 
+MAX_ID = 2**63 - 1  # OMERO ids are PostgreSQL bigint
+FIELDS = frozenset({"name", "cron", "timezone", "target_kind", "target_id", "pipeline",
+                    "params", "channels", "group_id", "on_pipeline_version_change",
+                    "enabled"})
+
+
 def _int(value: Any, name: str, *, optional: bool = False) -> int | None:
-    if optional and value in (None, ""):
+    """A JSON integer id in 1 … 2**63 - 1 (not a string, a boolean or a fraction)."""
+    if optional and value is None:
         return None
-    if isinstance(value, bool):
-        raise Invalid(f"{name} must be an integer")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name} must be an integer") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise Invalid(f"{name} must be an integer id between 1 and {MAX_ID}")
+    return value
+
+
+def _form_int(value: str, name: str) -> int | None:
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit():
+        raise Invalid(f"{name} must be a whole number")
+    return int(text)
+
+
+def _bool(value: Any, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise Invalid(f"{name} must be true or false (a JSON boolean), not {value!r}")
+    return value
+
+
+def _str(value: Any, name: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a string")
+    return value
 
 
 def _obj(value: Any, name: str) -> dict[str, Any]:
-    if value in (None, ""):
+    if value is None:
         return {}
     if not isinstance(value, dict):
         raise Invalid(f"{name} must be an object")
@@ -64,19 +95,23 @@ def _obj(value: Any, name: str) -> dict[str, Any]:
 
 
 def _create(ident: Identity, body: dict[str, Any]) -> schedules.ScheduleView:
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise Invalid(f"unknown field(s): {', '.join(map(repr, unknown))}")
     for key in ("cron", "target_kind", "pipeline"):
         if not isinstance(body.get(key), str) or not body[key]:
             raise Invalid(f"{key} is required")
     target_id = _int(body.get("target_id"), "target_id")
     assert target_id is not None
     return schedules.create(
-        platform(), omename=ident.omename, name=str(body.get("name") or ""),
-        cron=body["cron"], timezone=str(body.get("timezone") or "UTC"),
+        platform(), omename=ident.omename, name=_str(body.get("name"), "name"),
+        cron=body["cron"], timezone=_str(body.get("timezone"), "timezone") or "UTC",
         target_kind=body["target_kind"], target_id=target_id, pipeline=body["pipeline"],
         params=_obj(body.get("params"), "params"), channels=_obj(body.get("channels"), "channels"),
         group_id=_int(body.get("group_id"), "group_id", optional=True),
-        on_pipeline_version_change=bool(body.get("on_pipeline_version_change")),
-        enabled=bool(body.get("enabled", True)), actor=f"{ident.via}:{ident.omename}")
+        on_pipeline_version_change=_bool(body.get("on_pipeline_version_change"),
+                                         "on_pipeline_version_change", False),
+        enabled=_bool(body.get("enabled"), "enabled", True), actor=ident.actor)
 
 
 @bp.get("/api/schedules")
@@ -156,9 +191,14 @@ def page_create() -> Any:
     form = request.form
     kept = form.to_dict()
     body: dict[str, Any] = {k: form.get(k, "") for k in (
-        "name", "cron", "timezone", "pipeline", "group_id")}
-    body["target_kind"], body["target_id"] = _target(form)
+        "name", "cron", "timezone", "pipeline")}
+    body["target_kind"], target_id = _target(form)
     body["on_pipeline_version_change"] = form.get("on_pipeline_version_change") == "on"
+    try:
+        body["target_id"] = _form_int(target_id, "target_id")
+        body["group_id"] = _form_int(form.get("group_id", ""), "group_id")
+    except Invalid as exc:
+        return _page(ident, str(exc), exc.status, kept)
     params: dict[str, str] = {}
     for line in form.get("params", "").splitlines():
         key, sep, value = line.partition("=")

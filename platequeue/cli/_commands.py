@@ -155,8 +155,12 @@ def status(run_id: int, as_json: bool) -> None:
 def cancel(run_id: int) -> None:
     """Cancel a run: queued wells never start, running wells stop at their next check."""
     from platequeue import runs
+    from platequeue.accounts import policy
 
-    view = runs.cancel(platform_from_env(), run_id, actor="cli")
+    platform = platform_from_env()
+    ident = policy.Identity.command_line()
+    policy.check_run(platform, ident, policy.Action.CANCEL, runs.status(platform, run_id))
+    view = runs.cancel(platform, run_id, actor="cli")
     click.echo(f"run {view.run_id} {view.status}")
 
 
@@ -166,8 +170,12 @@ def cancel(run_id: int) -> None:
 def rerun_failed(run_id: int) -> None:
     """Queue the failed wells of a partial or failed run again."""
     from platequeue import runs
+    from platequeue.accounts import policy
 
-    view = runs.rerun_failed(platform_from_env(), run_id, actor="cli")
+    platform = platform_from_env()
+    ident = policy.Identity.command_line()
+    policy.check_run(platform, ident, policy.Action.RERUN, runs.status(platform, run_id))
+    view = runs.rerun_failed(platform, run_id, actor="cli")
     queued = view.wells_total - view.wells_done
     click.echo(f"run {view.run_id} {view.status}: {queued} wells queued")
 

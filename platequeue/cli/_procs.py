@@ -83,10 +83,16 @@ def beat_proc(settings: Settings) -> Proc:
                                     "--loglevel", settings.log_level))
 
 
+WEB_THREADS = 8
+
+
 def web_proc(settings: Settings, host: str = "127.0.0.1", port: int | None = None,
              workers: int = 2) -> Proc:
     bind = f"{host}:{port or settings.app_port}"
+    # gthread: a slow client holds one thread, not the whole worker (sync workers would)
     return Proc("web", [sys.executable, "-m", "gunicorn", "-b", bind, "-w", str(workers),
+                        "-k", "gthread", "--threads", str(WEB_THREADS),
+                        "--logger-class", "web.gunicorn_logging.RedactingLogger",
                         "--access-logfile", "-", "web.wsgi:app"])
 
 

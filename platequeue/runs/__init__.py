@@ -1,6 +1,7 @@
 """The run lifecycle, from submission to write-back.
 
-* service (:mod:`._service`): submit, cancel, rerun failed wells, status, results;
+* service (:mod:`._service`): submit, cancel, status, results; rerun of failed wells
+  (:mod:`._rerun`, through the checks a submission passes, :mod:`._submit_checks`);
 * dispatch (:mod:`._dispatch`): the fair-share dispatcher, the only sender of well tasks;
 * the well command (:mod:`._wellwork`): claim, read, compute, count (fenced), retry;
 * finalisation (:mod:`._finalize`), incremental reprocessing (:mod:`._incremental`),
@@ -20,6 +21,7 @@ from platequeue.runs._dispatch import dispatch, in_flight, refill_due, undispatc
 from platequeue.runs._estimate import Estimate, PlateEstimate, eta_seconds
 from platequeue.runs._export import results_parquet, results_schema
 from platequeue.runs._finalize import finalize
+from platequeue.runs._rerun import rerun_failed
 from platequeue.runs._retention import retention
 from platequeue.runs._service import (
     RunView,
@@ -28,7 +30,6 @@ from platequeue.runs._service import (
     choose_queue,
     list_runs,
     render_results,
-    rerun_failed,
     results,
     status,
     submit,

@@ -17,7 +17,8 @@ import redis
 from sqlalchemy import select
 
 from pipelines import registry
-from platequeue.errors import Forbidden, Invalid, NotFound
+from platequeue.accounts import policy
+from platequeue.errors import Invalid, NotFound
 from platequeue.omero import pixel_dtype, plate_problem
 from platequeue.platform import Platform
 from platequeue.queue import alive
@@ -125,8 +126,8 @@ def estimate(platform: Platform, *, user_id: int, plate_ids: Sequence[int],
              pipeline: str) -> Estimate:
     """What submitting ``pipeline`` over ``plate_ids`` would read, and for how long.
 
-    Raises :class:`NotFound`, :class:`Forbidden` (plate not readable by OMERO user
-    ``user_id``) or :class:`Invalid` (unknown pipeline, no plates).
+    Raises :class:`NotFound` (plate unknown or not readable by OMERO user ``user_id``)
+    or :class:`Invalid` (unknown pipeline, no plates).
     """
     if not plate_ids:
         raise Invalid("choose at least one plate")
@@ -136,10 +137,7 @@ def estimate(platform: Platform, *, user_id: int, plate_ids: Sequence[int],
         raise Invalid(str(exc)) from None
     plates = []
     for pid in plate_ids:
-        if not platform.catalog.can_read_plate(user_id, pid):
-            if platform.catalog.plate(pid) is None:
-                raise NotFound(f"no plate with id {pid}")
-            raise Forbidden(f"you may not read plate {pid}")
+        policy.readable_plate(platform, user_id, pid)  # the same 404 for unknown/unreadable
         plates.append(plate_estimate(platform, pid))
     per_field, n = seconds_per_field(platform, pipe.name)
     from platequeue.runs._service import choose_queue

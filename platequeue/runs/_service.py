@@ -15,18 +15,19 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from pipelines import registry
-from platequeue.accounts import ensure_user, pipeline_admin, quotas
-from platequeue.errors import Conflict, Forbidden, Invalid, NotFound
+from platequeue.accounts import ensure_user, pipeline_admin, policy, quotas
+from platequeue.errors import Conflict, Invalid, NotFound
 from platequeue.logs import log_context
 from platequeue.omero import WellRef
 from platequeue.platform import Platform
 from platequeue.queue import Queue, gpu_workers_up
 from platequeue.runs import _custom_steps as custom_steps
 from platequeue.runs import _incremental as incremental_runs
+from platequeue.runs import _submit_checks as submit_checks
 from platequeue.runs._dispatch import dispatch
 from platequeue.states import PENDING_WELL
 from platequeue.store import (
@@ -37,7 +38,6 @@ from platequeue.store import (
     User,
     WellStatus,
     WellTask,
-    affected,
     audit,
     session_scope,
     utcnow,
@@ -98,11 +98,8 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     ``well_labels``: labels ("A1", "B12") of the wells to analyse; ``None`` for all of them.
     """
     user = ensure_user(platform, omename)
-    plate = platform.catalog.plate(plate_id)
-    if plate is None:
-        raise NotFound(f"no plate with id {plate_id}")
-    if not platform.catalog.can_read_plate(user.omero_user_id, plate_id):
-        raise Forbidden(f"user {omename!r} may not read plate {plate_id}")
+    plate = policy.readable_plate(platform, user.omero_user_id, plate_id)  # 404 either way
+    submit_checks.check_param_types(dict(params or {}))
     try:
         pipe = registry.get(pipeline)
         resolved = pipe.resolve_params(dict(params or {}))
@@ -112,33 +109,41 @@ def submit(platform: Platform, *, omename: str, plate_id: int, pipeline: str,
     wells = choose_wells(platform.catalog.wells(plate_id), well_labels)
     if not wells:
         raise Invalid(f"plate {plate_id} has no wells with images")
+    submit_checks.check_geometry(plate, wells)
+    submit_checks.check_channels(pipe, resolved, plate)
     step_name = None
     if custom_step is not None:
         step_name = custom_steps.check_usable(platform, user, custom_step)
         if incremental:
             raise Invalid("incremental runs cannot take a custom step")
-    quotas.check_submit(platform, user, actor=actor or omename)
     queue = (Queue.CUSTOM.value if custom_step is not None
              else choose_queue(platform, pipe.gpu))
+    run_id = None
     with session_scope(platform.audit) as s:
-        run = Run(user_id=user.id, plate_id=plate_id, plate_name=plate.name,
-                  pipeline_name=pipe.name, pipeline_version=pipe.version,
-                  pipeline_hash=pipe.hash, params=dict(resolved),
-                  channels=list(plate.channels), queue=queue,
-                  wells_total=len(wells), schedule_id=schedule_id,
-                  custom_step_id=custom_step)
-        s.add(run)
-        s.flush()
-        s.add_all(WellTask(run_id=run.id, user_id=user.id, well_id=w.id, row=w.row,
-                           column=w.column, label=w.label) for w in wells)
-        s.flush()
-        skipped = incremental_runs.apply(s, platform, run, wells) if incremental else 0
-        audit(s, actor or omename, "submit", run.id, plate_id=plate_id, pipeline=pipe.name,
-              version=pipe.version, hash=pipe.hash, params=dict(resolved), queue=queue,
-              wells=len(wells), skipped=skipped, schedule_id=schedule_id,
-              **({"custom_step": custom_step, "custom_step_name": step_name}
-                 if custom_step is not None else {}))
-        run_id = run.id
+        refusal = quotas.hold_active_slot(s, platform, user)  # locks the user until commit
+        if refusal is None:
+            run = Run(user_id=user.id, plate_id=plate_id, plate_name=plate.name,
+                      pipeline_name=pipe.name, pipeline_version=pipe.version,
+                      pipeline_hash=pipe.hash, params=dict(resolved),
+                      channels=list(plate.channels), queue=queue,
+                      wells_total=len(wells), schedule_id=schedule_id,
+                      custom_step_id=custom_step)
+            s.add(run)
+            s.flush()
+            s.add_all(WellTask(run_id=run.id, user_id=user.id, well_id=w.id, row=w.row,
+                               column=w.column, label=w.label) for w in wells)
+            s.flush()
+            skipped = incremental_runs.apply(s, platform, run, wells) if incremental else 0
+            audit(s, actor or omename, "submit", run.id, plate_id=plate_id,
+                  pipeline=pipe.name, version=pipe.version, hash=pipe.hash,
+                  params=dict(resolved), queue=queue, wells=len(wells), skipped=skipped,
+                  schedule_id=schedule_id,
+                  **({"custom_step": custom_step, "custom_step_name": step_name}
+                     if custom_step is not None else {}))
+            run_id = run.id
+    if refusal is not None or run_id is None:
+        assert refusal is not None
+        raise quotas.refuse(platform, user, actor or omename, refusal)
     incremental_runs.after_submit(platform, run_id, skipped, len(wells))
     dispatch(platform)
     with log_context(run_id=run_id, user=omename):
@@ -180,6 +185,11 @@ def attach_omero_session(platform: Platform, run_id: int, key: str, *,
         _load_run(s, run_id)
     keepalive.attach(platform.redis, run_id, key, ttl=platform.settings.visibility_timeout,
                      opened_by_platform=opened_by_platform)
+
+
+def load_run(s: Session, run_id: int) -> Run:
+    """The run row, or :class:`NotFound`."""
+    return _load_run(s, run_id)
 
 
 def _load_run(s: Session, run_id: int) -> Run:
@@ -269,26 +279,6 @@ def cancel(platform: Platform, run_id: int, *, actor: str) -> RunView:
         audit(s, actor, "cancel", run_id)
     if task_ids:
         platform.celery.control.revoke(task_ids)
-    return status(platform, run_id)
-
-
-def rerun_failed(platform: Platform, run_id: int, *, actor: str) -> RunView:
-    """Queue again just the failed wells of a finished run."""
-    with session_scope(platform.audit) as s:
-        run = _load_run(s, run_id)
-        if run.status not in (RunStatus.PARTIAL.value, RunStatus.FAILED.value):
-            raise Conflict(f"run {run_id} is {run.status}; only partial or failed runs rerun")
-        failed = s.execute(update(WellTask)
-                           .where(WellTask.run_id == run_id,
-                                  WellTask.status == WellStatus.FAILED.value)
-                           .values(status=WellStatus.QUEUED.value, attempts=0, error=None,
-                                   dispatched_at=None, finished_at=None, task_id=None))
-        n = affected(failed)
-        s.execute(update(Run).where(and_(Run.id == run_id))
-                  .values(status=RunStatus.RUNNING.value, wells_failed=Run.wells_failed - n,
-                          finalized=False, finished_at=None))
-        audit(s, actor, "rerun", run_id, wells=n)
-    dispatch(platform)
     return status(platform, run_id)
 
 

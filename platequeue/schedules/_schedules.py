@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from sqlalchemy import select, text
 
 from pipelines import registry
-from platequeue.accounts import ensure_user
+from platequeue.accounts import ensure_user, policy
 from platequeue.errors import Forbidden, Invalid, NotFound
 from platequeue.platform import Platform
 from platequeue.store import Role, Schedule, ScheduleTarget, User, audit, session_scope, utcnow
@@ -78,7 +78,10 @@ def next_fire(cron: str, tz: str, after: datetime) -> datetime:
     wall = after_utc.astimezone(local_zone).replace(tzinfo=None)
     it = croniter(validate_cron(cron), wall)
     for _ in range(2000):
-        candidate: datetime = it.get_next(datetime)
+        try:
+            candidate: datetime = it.get_next(datetime)
+        except CroniterError:  # e.g. "0 0 31 2 *": no such day
+            break
         for fold in (0, 1):  # a repeated local time: its first instant after ``after``
             at = candidate.replace(tzinfo=local_zone, fold=fold).astimezone(UTC)
             if at > after_utc:
@@ -108,23 +111,17 @@ def _check_target(platform: Platform, user: User, kind: str, target_id: int,
     if kind not in TARGETS:
         raise Invalid(f"target kind {kind!r} must be one of {', '.join(TARGETS)}")
     if kind == ScheduleTarget.PLATE.value:
-        plate = platform.catalog.plate(target_id)
-        if plate is None:
-            raise NotFound(f"no plate with id {target_id}")
+        plate = policy.readable_plate(platform, user.omero_user_id, target_id)  # 404 either way
         if group_id is not None and plate.group_id != group_id:
             raise Invalid(f"plate {target_id} is not in OMERO group {group_id}")
-        if not platform.catalog.can_read_plate(user.omero_user_id, target_id):
-            raise Forbidden(f"user {user.omename!r} may not read plate {target_id}")
         return
     from platequeue.omero import can_read
 
     with platform.omero.connect() as conn:
         found = conn.execute(text("SELECT id FROM screen WHERE id = :sid"),
                              {"sid": target_id}).first()
-        if found is None:
-            raise NotFound(f"no screen with id {target_id}")
-        if not can_read(conn, user.omero_user_id, "screen", target_id):
-            raise Forbidden(f"user {user.omename!r} may not read screen {target_id}")
+        if found is None or not can_read(conn, user.omero_user_id, "screen", target_id):
+            raise NotFound(f"no screen with id {target_id} that you may read")
 
 
 def create(platform: Platform, *, omename: str, name: str, cron: str, timezone: str = "UTC",

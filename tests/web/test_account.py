@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -170,7 +171,7 @@ def test_dev_login_only_in_development(small_stack: SmallStack,
 
 
 def test_dev_login_never_in_production(signin_factory: Callable[..., SignIn]) -> None:
-    prod = signin_factory(APP_ENV="production", SECRET_KEY="p" * 40,
+    prod = signin_factory(APP_ENV="production", SECRET_KEY=secrets.token_urlsafe(48),
                           test_config={"DEV_LOGIN": True})  # even if someone turns it on
     page = prod.client.get("/login").get_data(as_text=True)
     assert 'id="sign-in-dev"' not in page and 'id="sign-in-oidc"' in page

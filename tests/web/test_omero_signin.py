@@ -75,8 +75,12 @@ def test_omero_web_cookie_signs_in_and_keeps_the_key(signin: SignIn) -> None:
 
 def test_bsession_parameter_signs_in(signin: SignIn) -> None:
     key = _omero_session(signin, "demo")
-    res = signin.client.get("/account/tokens", query_string={"bsession": key})
-    assert res.status_code == 200 and _record(signin)["omero"] == {"key": key}
+    res = signin.client.get("/account/tokens", query_string={"bsession": key, "a": "1"})
+    # signed in, and the key leaves the address bar at once (other parameters stay)
+    assert res.status_code == 303 and res.headers["Location"] == "/account/tokens?a=1"
+    assert res.headers["Referrer-Policy"] == "no-referrer"
+    assert _record(signin)["omero"] == {"key": key}
+    assert signin.client.get("/account/tokens").status_code == 200
     assert _me(signin) == "demo"
     assert signin.client.get("/api/runs").status_code == 200  # the cookie session carries on
 
@@ -115,10 +119,17 @@ def test_cookie_for_a_closed_session_is_not_a_sign_in(signin: SignIn) -> None:
     assert signin.client.get("/api/runs").status_code == 401
 
 
-def test_a_named_session_replaces_a_signed_in_one(signin: SignIn) -> None:
+def test_a_named_session_replaces_a_signed_in_one_after_confirmation(signin: SignIn) -> None:
     assert signin.sign_in("demo").status_code == 302
     key = _omero_session(signin, "alice")
-    signin.client.get("/account/tokens", query_string={"bsession": key})
+    res = signin.client.get("/account/tokens", query_string={"bsession": key})
+    assert res.status_code == 303 and res.headers["Location"] == "/login/switch"
+    assert _me(signin) == "demo"  # nothing switched yet
+    page = signin.client.get("/login/switch").get_data(as_text=True)
+    assert '<b id="switch-to">alice</b>' in page
+    res = signin.client.post("/login/switch", data={"confirm": "yes",
+                                                    "csrf_token": signin.csrf()})
+    assert res.status_code == 303 and res.headers["Location"] == "/account/tokens"
     assert _record(signin)["omero"] == {"key": key}
     assert _me(signin) == "alice"
 
@@ -188,7 +199,9 @@ def test_runs_submitted_from_omero_carry_the_session(signin: SignIn) -> None:
     res = other.post("/api/runs", json=body, headers={"X-OMERO-Session-Key": key2})
     assert res.status_code == 201, res.get_json()
     assert keepalive.lookup(signin.redis, res.get_json()["run_id"]).key == key2  # type: ignore[union-attr]
-    assert other.get("/api/runs", query_string={"bsession": key2}).status_code == 200
+    res = other.get("/api/runs", query_string={"bsession": key2})
+    assert res.status_code == 303 and res.headers["Location"] == "/api/runs"
+    assert other.get("/api/runs").status_code == 200  # signed in by the link
 
     fresh = signin.app.test_client()
     signin.client = fresh

@@ -1,0 +1,75 @@
+"""What a submission (and a rerun) must pass before anything is written, beyond the
+plate's read rule (``platequeue.accounts.policy``) and the quotas
+(``platequeue.accounts.quotas``).
+
+* The plate's geometry is bounded (``MAX_ROWS`` x ``MAX_COLUMNS``, the largest plates made
+  are 1536 wells, 32 x 48), so a corrupt or hostile OMERO row cannot make the platform
+  lay out millions of wells.
+* Every channel role of the pipeline resolves on the plate's channels: a name the plate
+  has, or an index below its channel count (else every well would fail later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pipelines.engine import Pipeline
+from platequeue.errors import Invalid
+from platequeue.omero import PlateInfo, WellRef
+
+MAX_ROWS = 48
+MAX_COLUMNS = 72
+
+
+def check_geometry(plate: PlateInfo, wells: Sequence[WellRef]) -> None:
+    """Refuse (422) a plate whose declared or occupied geometry is out of bounds."""
+    rows = max([plate.rows, *[w.row + 1 for w in wells]])
+    columns = max([plate.columns, *[w.column + 1 for w in wells]])
+    if not (0 < rows <= MAX_ROWS and 0 < columns <= MAX_COLUMNS) or \
+            any(w.row < 0 or w.column < 0 for w in wells):
+        raise Invalid(f"plate {plate.id} has an unsupported geometry ({rows} x {columns} "
+                      f"wells; at most {MAX_ROWS} x {MAX_COLUMNS})")
+
+
+def channel_index(pipe: Pipeline, role: str, channels: Sequence[str], choice: object) -> int:
+    """The plate channel the pipeline's *role* reads, or :class:`Invalid` naming why."""
+    mapping: Mapping[str, object] = pipe.spec["channels"][role]
+    lower = [c.lower() for c in channels]
+    n = len(channels)
+    if isinstance(choice, str) and choice.strip():
+        text = choice.strip()
+        if text.isdigit():
+            idx = int(text)
+        elif text.lower() in lower:
+            idx = lower.index(text.lower())
+        else:
+            raise Invalid(f"channels.{role}={text!r} matches no channel of the plate "
+                          f"({', '.join(channels) or 'none'})")
+        if idx >= n:
+            raise Invalid(f"channels.{role}={text!r} is out of range: the plate has {n} "
+                          f"channel(s) ({', '.join(channels) or 'none'})")
+        return idx
+    names = mapping.get("names") or []
+    for want in names if isinstance(names, list) else []:
+        if str(want).lower() in lower:
+            return lower.index(str(want).lower())
+    default = mapping.get("index")
+    if not isinstance(default, int) or default >= n:
+        raise Invalid(f"choose channels.{role}: none of {names} on the plate and its "
+                      f"default index {default} is beyond its {n} channel(s)")
+    return default
+
+
+def check_channels(pipe: Pipeline, params: Mapping[str, object], plate: PlateInfo) -> None:
+    """Every channel role of *pipe* resolves on *plate* with the resolved *params*."""
+    for role in pipe.spec["channels"]:
+        channel_index(pipe, role, plate.channels, params.get(f"channels.{role}"))
+
+
+def check_param_types(params: Mapping[str, object]) -> None:
+    """Parameter values are JSON scalars (the pipeline coerces and bounds them)."""
+    for key, value in params.items():
+        if not isinstance(key, str) or (value is not None and
+                                        not isinstance(value, str | int | float | bool)):
+            raise Invalid(f"parameter {key!r} must be a string, number, boolean or null, "
+                          f"not {type(value).__name__}")
