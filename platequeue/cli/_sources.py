@@ -8,13 +8,15 @@ import sys
 import click
 
 
-@click.command("sources")
+@click.command("sources", epilog="Examples: platequeue sources --plate 51; "
+               "platequeue sources --all --no-read --json > sources.json")
 @click.option("--plate", "plate_id", type=int, help="One plate.")
 @click.option("--screen", "screen_id", type=int, help="Every plate of a screen.")
 @click.option("--all", "all_plates", is_flag=True, help="Every plate in OMERO.")
 @click.option("--no-read", is_flag=True,
               help="Only resolve sources and files (no sample read, no JVM).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per plate (summary and every image) instead of text.")
 def sources(plate_id: int | None, screen_id: int | None, all_plates: bool, no_read: bool,
             as_json: bool) -> None:
     """Per image: the source serving it (NGFF, pyramid, ROMIO, OME-TIFF, Bio-Formats), the

@@ -24,6 +24,7 @@ COMMANDS = [
     ["schedule", "list"], ["schedule", "pause", "1", "--user", "demo"],
     ["schedule", "create", "--user", "demo", "--cron", "0 2 * * *", "--plate", "1",
      "--pipeline", "nuclei-count"],
+    ["sources", "--all", "--no-read"],
 ]
 
 
