@@ -1,6 +1,7 @@
 """A real browser (Debian's chromium through Playwright) on the image view, the submit form
 by keyboard alone, the schedules page and the live queue overview, against the app on a real
-werkzeug server over real PostgreSQL and Redis. Each page is checked with axe-core (no
+werkzeug server, on both stacks: ``platequeue up``'s defaults (SQLite, embedded Redis) and
+PostgreSQL + Redis. Each page is checked with axe-core (no
 serious or critical violation) and photographed at 1280 and 390 px wide into
 ``test-output/screenshots/`` (gitignored) for a person to look at.
 """
@@ -20,10 +21,11 @@ from platequeue.store import Run, session_scope
 from platequeue.testing import served as serve
 from tests.conftest import ROOT
 from tests.web.a11y import assert_accessible
-from tests.web.pages_fixtures import Web, finish_run, set_role, submit, web
+from tests.web.pages_fixtures import Web, finish_run, set_role, submit
+from tests.web.stacks import any_stack, any_web
 from tests.web.pngs import decode_rgb
 
-__all__ = ["web"]
+__all__ = ["any_stack", "any_web"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -38,8 +40,8 @@ YELLOW = np.array([255, 214, 0], dtype=np.uint8)
 
 
 @pytest.fixture
-def site(web: Web) -> Iterator[str]:
-    with serve(web.app) as url:
+def site(any_web: Web) -> Iterator[str]:
+    with serve(any_web.app) as url:
         yield url
 
 
@@ -88,7 +90,8 @@ def _next_render(page: Any, before: str, key: str = "loaded") -> str:
 
 
 @pytest.mark.slow
-def test_image_view_submit_schedules_queue_in_a_browser(web: Web, site: str) -> None:
+def test_image_view_submit_schedules_queue_in_a_browser(any_web: Web, site: str) -> None:
+    web = any_web
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import expect, sync_playwright
