@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from platequeue.accounts import tokens
-from platequeue.store import Role, User, session_scope
+from platequeue.accounts import users as accounts_users
+from platequeue.store import Role
 from web.auth import Identity, platform, require
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -67,7 +67,5 @@ def token_revoke(token_id: int) -> Any:
 def users() -> Any:
     """Accounts and their roles (operators and admins only)."""
     require(role=Role.OPERATOR.value)
-    with session_scope(platform().audit) as s:
-        rows = s.scalars(select(User).order_by(User.omename)).all()
-        return jsonify([{"id": u.id, "omename": u.omename, "omero_user_id": u.omero_user_id,
-                         "role": u.role} for u in rows])
+    return jsonify([{"id": u.id, "omename": u.omename, "omero_user_id": u.omero_user_id,
+                     "role": u.role} for u in accounts_users.list_users(platform())])

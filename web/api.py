@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
-from sqlalchemy import select
 
 from pipelines import registry
 from platequeue import runs
 from platequeue.accounts import Action, pipeline_admin, policy
+from platequeue.accounts import users as accounts_users
 from platequeue.errors import Invalid
 from platequeue.runs import custom_steps
-from platequeue.store import User, WellTask, session_scope
 from web.access import MAX_RUN_ID, STATUS_CACHE_S, run_for
 from web.auth import attach_omero_session, platform, require
 
@@ -169,11 +168,9 @@ def upload_step() -> Any:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise Invalid("payload must be base64") from None
-    with session_scope(platform().audit) as s:
-        user = s.get(User, ident.user_id)
-        if user is None:
-            abort(401, "sign in or send an API token")
-        s.expunge(user)
+    user = accounts_users.by_id(platform(), ident.user_id)
+    if user is None:
+        abort(401, "sign in or send an API token")
     art = custom_steps.store(platform(), user, name, data)
     return jsonify({"artifact_id": art.id, "name": art.name, "sha256": art.sha256,
                     "created_at": art.created_at.isoformat()}), 201
@@ -197,13 +194,8 @@ def get_run(run_id: int) -> Any:
 def run_wells(run_id: int) -> Any:
     ident = require()
     run_for(ident, run_id)
-    with session_scope(platform().audit) as s:
-        rows = s.execute(select(WellTask.label, WellTask.row, WellTask.column, WellTask.status,
-                                WellTask.attempts, WellTask.error, WellTask.device,
-                                WellTask.worker)
-                         .where(WellTask.run_id == run_id)
-                         .order_by(WellTask.row, WellTask.column)).all()
-    return jsonify([{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
+    rows = runs.well_states(platform(), run_id)
+    return jsonify([{"well": w.well, "row": w.row, "column": w.column, "status": w.status,
                      "attempts": w.attempts,
                      "error": policy.shown_error(platform(), ident, w.error), "device": w.device,
                      "worker": w.worker} for w in rows])

@@ -27,11 +27,11 @@ from flask import (
 )
 
 from platequeue import runs as run_service
-from platequeue.accounts import Identity, ensure_user, policy, tokens
+from platequeue.accounts import Identity, ensure_user, policy, tokens, users
 from platequeue.errors import PlatequeueError
 from platequeue.omero import websession
 from platequeue.platform import Platform
-from platequeue.store import User, session_scope
+from platequeue.store import User
 from web.redirects import safe_next, without_param
 from web.sessions import rotate
 
@@ -71,11 +71,7 @@ def _identity(user: User, scope: str, via: str) -> Identity:
 def _load_user(user_id: Any) -> User | None:
     if not isinstance(user_id, int):
         return None
-    with session_scope(platform().audit) as s:
-        user = s.get(User, user_id)
-        if user is not None:
-            s.expunge(user)
-        return user
+    return users.by_id(platform(), user_id)
 
 
 def sign_in(user: User, *, via: str, omero_session_key: str | None = None) -> None:

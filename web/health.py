@@ -6,9 +6,8 @@ from typing import Any
 
 import redis
 from flask import Blueprint, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
+from platequeue import store
 from web.auth import platform
 
 bp = Blueprint("health", __name__)
@@ -24,17 +23,13 @@ def ready() -> Any:
     p = platform()
     checks: dict[str, str] = {}
     for name, probe in (("redis", lambda: p.redis.ping()),
-                        ("audit_db", lambda: _select_one(p.audit)),
-                        ("omero_db", lambda: _select_one(p.omero))):
+                        ("audit_db", lambda: store.ping(p.audit)),
+                        ("omero_db", lambda: store.ping(p.omero))):
         try:
             probe()
             checks[name] = "ok"
-        except (redis.RedisError, SQLAlchemyError, OSError) as exc:
+        except (redis.RedisError, store.StoreError, OSError) as exc:
             checks[name] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
 
-
-def _select_one(engine: Any) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))

@@ -15,11 +15,10 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines import registry
 from pipelines.errors import PipelineError
+from platequeue import omero
 from platequeue import runs as run_service
 from platequeue.accounts import Action
 from platequeue.omero import FieldRef, PixelsInfo, PlateInfo, WellRef
@@ -32,10 +31,6 @@ from web.thumbnails import thumbnail_png
 
 bp = Blueprint("pages_image", __name__)
 install_error_pages(bp)
-
-_SIZE_SQL = text("SELECT physicalsizexvalue, CAST(physicalsizexunit AS TEXT) "
-                 "FROM pixels WHERE id = :id")
-
 
 def readable_field(ident: Identity, plate_id: int, label: str,
                    field: int) -> tuple[PlateInfo, WellRef, FieldRef, PixelsInfo]:
@@ -53,14 +48,7 @@ def readable_field(ident: Identity, plate_id: int, label: str,
 
 def physical_size(pixels_id: int) -> tuple[float, str] | None:
     """OMERO's stored pixel size in X (value, unit symbol), or None when unknown."""
-    try:
-        with platform().catalog.engine.connect() as conn:
-            row = conn.execute(_SIZE_SQL, {"id": pixels_id}).first()
-    except SQLAlchemyError:
-        return None
-    if row is None or row[0] is None or not row[0] > 0:
-        return None
-    return float(row[0]), str(row[1] or "µm")
+    return omero.physical_size(platform().catalog.engine, pixels_id)
 
 
 def _key(*parts: object) -> tuple[object, ...]:

@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
-from sqlalchemy import select
 
 from platequeue import runs as run_service
 from platequeue.accounts import Action, Identity, policy
 from platequeue.omero import WellRef
 from platequeue.runs import eta_seconds
-from platequeue.store import TERMINAL_RUN, RunStatus, WellStatus, WellTask, session_scope
+from platequeue.store import TERMINAL_RUN, RunStatus, WellStatus
 from web.access import run_for
 from web.auth import platform
 from web.pages import (
@@ -35,13 +34,11 @@ install_error_pages(bp)
 
 
 def well_states(run_id: int, ident: Identity) -> list[dict[str, Any]]:
-    with session_scope(platform().audit) as s:
-        rows = s.scalars(select(WellTask).where(WellTask.run_id == run_id)
-                         .order_by(WellTask.row, WellTask.column)).all()
-        return [{"well": w.label, "row": w.row, "column": w.column, "status": w.status,
-                 "attempts": w.attempts, "error": policy.shown_error(platform(), ident, w.error),
-                 "worker": w.worker,
-                 "device": w.device} for w in rows]
+    """The run's wells for the page, errors as *ident* may see them."""
+    return [{"well": w.well, "row": w.row, "column": w.column, "status": w.status,
+             "attempts": w.attempts, "error": policy.shown_error(platform(), ident, w.error),
+             "worker": w.worker, "device": w.device}
+            for w in run_service.well_states(platform(), run_id)]
 
 
 def _iso_utc(value: str | None) -> str | None:

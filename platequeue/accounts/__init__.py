@@ -16,7 +16,7 @@ from platequeue.accounts import _users as users
 from platequeue.accounts._policy import Action, Identity
 from platequeue.accounts._quotas import QuotaExceeded
 from platequeue.accounts._tokens import TokenInfo
-from platequeue.accounts._users import ROLES, ensure_user, set_role
+from platequeue.accounts._users import ROLES, UserInfo, ensure_user, set_role
 
 __all__ = [
     "ROLES",
@@ -24,6 +24,7 @@ __all__ = [
     "Identity",
     "QuotaExceeded",
     "TokenInfo",
+    "UserInfo",
     "ensure_user",
     "pipeline_admin",
     "policy",

@@ -3,6 +3,8 @@ follow. ``developer`` is user rights plus custom steps (:mod:`platequeue.runs.cu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from platequeue.accounts import _tokens as tokens
@@ -43,3 +45,29 @@ def set_role(platform: Platform, omename: str, role: str, *, actor: str) -> str:
         audit(s, actor, "role-change", None, omename=omename, before=before, after=role)
     tokens.invalidate(platform)
     return before
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """One platform account as the operators' list shows it."""
+
+    id: int
+    omename: str
+    omero_user_id: int
+    role: str
+
+
+def by_id(platform: Platform, user_id: int) -> User | None:
+    """The platform user with this id (detached from its session), or None."""
+    with session_scope(platform.audit) as s:
+        user = s.get(User, user_id)
+        if user is not None:
+            s.expunge(user)
+        return user
+
+
+def list_users(platform: Platform) -> list[UserInfo]:
+    """Every platform account with its role, by OMERO user name."""
+    with session_scope(platform.audit) as s:
+        rows = s.scalars(select(User).order_by(User.omename)).all()
+        return [UserInfo(u.id, u.omename, u.omero_user_id, u.role) for u in rows]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from platequeue.omero import _keepalive as keepalive
 from platequeue.omero import _scan as scan
 from platequeue.omero import _websession as websession
+from platequeue.omero._acquisitions import Acquisition, acquisitions, physical_size
 from platequeue.omero._annotations import (
     NS_BULK,
     NS_MAP,
@@ -88,6 +89,7 @@ __all__ = [
     "NULL_PLANE_PATTERN",
     "PIXEL_DTYPES",
     "PYRAMID_DESCRIPTION",
+    "Acquisition",
     "AllowedRoots",
     "BioFormatsConfig",
     "BioFormatsSource",
@@ -110,6 +112,7 @@ __all__ = [
     "UnsafePathError",
     "UnwrittenPlaneError",
     "WellRef",
+    "acquisitions",
     "admin_sql",
     "bf_available",
     "bioformats_config",
@@ -129,6 +132,7 @@ __all__ = [
     "omero_available",
     "open_field",
     "perm_string",
+    "physical_size",
     "pixel_dtype",
     "plate_problem",
     "read_field",

@@ -7,7 +7,8 @@
 * finalisation (:mod:`._finalize`), incremental reprocessing (:mod:`._incremental`),
   the sweeper (:mod:`._sweeper`), retention (:mod:`._retention`), write-back
   orchestration (:mod:`._writeback_job`), custom steps (:mod:`._custom_steps`),
-  estimates and ETAs (:mod:`._estimate`), Parquet export (:mod:`._export`).
+  estimates and ETAs (:mod:`._estimate`), Parquet export (:mod:`._export`), the wells
+  of a run as pages list them (:mod:`._wells`).
 
 How a run flows through these: ``docs/architecture.md``.
 """
@@ -41,6 +42,7 @@ from platequeue.runs._sweeper import (
     sweep,
     sweep_if_due,
 )
+from platequeue.runs._wells import WellState, well_states
 from platequeue.runs._wellwork import Claim, RetryLater, WellCommand
 from platequeue.runs._writeback_job import write_back_run, writeback_rows
 
@@ -52,6 +54,7 @@ __all__ = [
     "RunView",
     "SweepReport",
     "WellCommand",
+    "WellState",
     "attach_omero_session",
     "cancel",
     "choose_queue",
@@ -77,6 +80,7 @@ __all__ = [
     "sweep",
     "sweep_if_due",
     "undispatched",
+    "well_states",
     "write_back_run",
     "writeback_rows",
 ]

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from platequeue.states import TERMINAL_RUN, RunStatus, WellStatus
 from platequeue.store._audit import audit
-from platequeue.store._db import affected, dispose_all, engine_for, make_engine, session_scope
+from platequeue.store._db import (
+    StoreError,
+    affected,
+    dispose_all,
+    engine_for,
+    make_engine,
+    ping,
+    session_scope,
+)
 from platequeue.store._migrate import MIGRATIONS, alembic_config, downgrade, upgrade
 from platequeue.store._models import (
     ApiToken,
@@ -42,6 +50,7 @@ __all__ = [
     "Schedule",
     "ScheduleTarget",
     "StepArtifact",
+    "StoreError",
     "UTCDateTime",
     "User",
     "WellStatus",
@@ -53,6 +62,7 @@ __all__ = [
     "downgrade",
     "engine_for",
     "make_engine",
+    "ping",
     "session_scope",
     "upgrade",
     "utcnow",

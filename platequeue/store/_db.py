@@ -9,12 +9,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from platequeue.dburl import normalize_db_url
 
 log = logging.getLogger(__name__)
+
+#: What any failed database call raises (the driver's errors are wrapped in it), for
+#: callers that report a database problem without importing SQLAlchemy.
+StoreError = SQLAlchemyError
 
 _engines: dict[str, tuple[int, Engine]] = {}
 
@@ -71,3 +76,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def affected(result: Any) -> int:
     """Rows matched by an UPDATE/DELETE (``CursorResult.rowcount``), typed."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def ping(engine: Engine) -> None:
+    """Run ``SELECT 1`` on *engine*: returns when the database answers, raises
+    :data:`StoreError` (or :class:`OSError`) when it does not."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
