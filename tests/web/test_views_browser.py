@@ -22,8 +22,8 @@ from platequeue.testing import served as serve
 from tests.conftest import ROOT
 from tests.web.a11y import assert_accessible
 from tests.web.pages_fixtures import Web, finish_run, set_role, submit
-from tests.web.stacks import any_stack, any_web
 from tests.web.pngs import decode_rgb
+from tests.web.stacks import any_stack, any_web
 
 __all__ = ["any_stack", "any_web"]
 
