@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from platequeue import runs as run_service
 from platequeue.accounts import policy
 from platequeue.errors import PlatequeueError
-from platequeue.omero import PlateInfo, WellRef, plate_problem, well_label
+from platequeue.omero import PlateInfo, WellRef, well_label
 from web import browse
 from web.auth import Identity, platform
 
@@ -218,6 +218,8 @@ def plate(plate_id: int) -> Any:
     wells = platform().catalog.wells(plate_id)
     cells = grid(info, wells)
     fields = sorted({len(w.fields) for w in wells})
+    from platequeue.omero import plate_problem  # loads the pixel readers: this page only
+
     problem = plate_problem(platform().catalog, platform().reader, plate_id)
     return render_template("plate.html", plate=info, cells=cells, wells=wells,
                            field_counts=fields, columns=len(cells[0]) if cells else 0,

@@ -15,7 +15,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from platequeue.omero import _keepalive as keepalive
-from platequeue.omero import _scan as scan
 from platequeue.omero import _websession as websession
 from platequeue.omero._acquisitions import Acquisition, acquisitions, physical_size
 from platequeue.omero._annotations import (
@@ -77,8 +76,6 @@ from platequeue.omero._repo import (
     safe_path,
 )
 from platequeue.omero._roots import AllowedRoots, OutsideRootsError
-from platequeue.omero._scan import plate_problem
-from platequeue.omero._tiffs import PYRAMID_DESCRIPTION
 from platequeue.omero._writeback import omero_available, write_back
 
 __all__ = [
@@ -154,16 +151,21 @@ __all__ = [
 # The pixel readers (tifffile, zarr, imagecodecs) load on first use (PEP 562), so a process
 # that needs only the catalog or the web sessions (the web app) never imports them.
 _LAZY = {"RepositoryReader": "_readers", "Source": "_readers", "open_field": "_readers",
-         "repository_roots": "_readers"}
+         "repository_roots": "_readers", "plate_problem": "_scan", "scan": "_scan",
+         "PYRAMID_DESCRIPTION": "_tiffs"}
 
 if TYPE_CHECKING:
+    from platequeue.omero import _scan as scan
     from platequeue.omero._readers import RepositoryReader, Source, open_field, repository_roots
+    from platequeue.omero._scan import plate_problem
+    from platequeue.omero._tiffs import PYRAMID_DESCRIPTION
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
+    loaded = import_module(f"{__name__}.{module}")
+    value = loaded if name == "scan" else getattr(loaded, name)
     globals()[name] = value
     return value

@@ -12,12 +12,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
 
 from platequeue.omero._originals import check_inside, resolve_original
-from platequeue.omero._readers import RepositoryReader
+
+if TYPE_CHECKING:  # the readers (tifffile, zarr) load only where pixels are read
+    from platequeue.omero._readers import RepositoryReader
 from platequeue.omero._repo import UnsafePathError
 
 logger = logging.getLogger(__name__)

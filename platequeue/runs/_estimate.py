@@ -19,7 +19,7 @@ from sqlalchemy import select
 from pipelines import registry
 from platequeue.accounts import policy
 from platequeue.errors import Invalid, NotFound
-from platequeue.omero import pixel_dtype, plate_problem
+from platequeue.omero import pixel_dtype
 from platequeue.platform import Platform
 from platequeue.queue import alive
 from platequeue.store import Run, WellStatus, WellTask, session_scope, utcnow
@@ -90,6 +90,8 @@ def plate_estimate(platform: Platform, plate_id: int) -> PlateEstimate:
         if px is not None:
             total += field_bytes(px.size_x, px.size_y, px.size_z, px.size_c, px.size_t,
                                  px.pixels_type)
+    from platequeue.omero import plate_problem  # loads the readers: only for a dry run
+
     problem = plate_problem(platform.catalog, platform.reader, plate_id)
     return PlateEstimate(plate_id, plate.name, len(wells), len(refs), total, problem)
 

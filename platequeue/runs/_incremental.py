@@ -21,16 +21,19 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from platequeue.omero import PixelsInfo, RepositoryReader, Source, WellRef, fileset_files
+from platequeue.omero import PixelsInfo, WellRef, fileset_files
 from platequeue.platform import Platform
 from platequeue.queue import record_wells
 from platequeue.runs._finalize import finalize
 from platequeue.store import Measurement, Run, WellStatus, WellTask, utcnow
+
+if TYPE_CHECKING:
+    from platequeue.omero import RepositoryReader
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ _CHUNK = 500
 
 def _entry(reader: RepositoryReader, info: PixelsInfo,
            filesets: Mapping[int, Sequence[Path]] | None) -> list[Any] | None:
+    from platequeue.omero import Source  # the readers load where fingerprints are taken
+
     try:
         kind, files = reader.input_files(info)
         fileset = (filesets or {}).get(info.id)
