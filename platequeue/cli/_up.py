@@ -73,7 +73,7 @@ def _submit_within_quota(platform: Platform, plate_id: int,
         except QuotaExceeded as exc:
             if time.monotonic() + exc.retry_after > deadline:
                 raise
-            click.echo(f"quota: {exc}; waiting", err=True)
+            click.echo(f"{exc}; waiting", err=True)
             time.sleep(exc.retry_after)
 
 
