@@ -3,7 +3,7 @@
 # dependency (uv's --resolution lowest-direct) into a separate venv, .venv-lowest, and run a
 # smoke subset there: the web app starts (and the client needs only the base install), a
 # field is read from every source kind, sign-in through OIDC works (authlib + joserfc), the
-# migrations and every database URL form work, and a run succeeds on a real Celery worker
+# migrations and every database URL form work, cron schedules resolve (croniter), and a run succeeds on a real Celery worker
 # with its results read back as CSV, Parquet and a table. A second, tiny venv holds the
 # base install alone (the client's floors): the client and `platequeue --help` work there.
 # Needs the services (scripts/services.sh) and uv (the dev extra installs it).
@@ -53,5 +53,7 @@ SMOKE=(
     "tests/omero/test_readers.py::test_same_pixels_read_identically_from_every_source"
     "tests/web/test_signin.py::test_code_flow_signs_in_demo"
     tests/client/test_results_table.py
+    "tests/schedules/test_schedules.py::test_next_fire_is_dst_correct"
+    "tests/schedules/test_schedules.py::test_cron_for_a_day_that_never_comes_is_refused"
 )
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider -o addopts="-ra" "${SMOKE[@]}" "$@"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+from croniter import CroniterBadDateError, croniter
 from sqlalchemy import select, text
 
 from pipelines import registry
@@ -80,7 +80,7 @@ def next_fire(cron: str, tz: str, after: datetime) -> datetime:
     for _ in range(2000):
         try:
             candidate: datetime = it.get_next(datetime)
-        except CroniterError:  # e.g. "0 0 31 2 *": no such day
+        except CroniterBadDateError:  # e.g. "0 0 31 2 *": no such day
             break
         for fold in (0, 1):  # a repeated local time: its first instant after ``after``
             at = candidate.replace(tzinfo=local_zone, fold=fold).astimezone(UTC)

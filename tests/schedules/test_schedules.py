@@ -43,6 +43,12 @@ def test_bad_cron_is_refused(cron: str) -> None:
         schedules.validate_cron(cron)
 
 
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"])
+def test_cron_for_a_day_that_never_comes_is_refused(cron: str) -> None:
+    with pytest.raises(Invalid, match="never fires"):
+        schedules.next_fire(cron, "UTC", _utc(2026, 1, 1))
+
+
 def test_bad_zone_is_refused() -> None:
     with pytest.raises(Invalid, match="Mars/Olympus"):
         schedules.zone("Mars/Olympus")
