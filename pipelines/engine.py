@@ -130,9 +130,38 @@ class Pipeline:
         raise PipelineParamError(f"pipeline {self.name!r}: unknown parameter {key!r}; "
                                  f"known: {sorted(self._declared)}")
 
-    def _channel_index(self, role: str, names: Sequence[str], n: int, choice: object) -> int:
+    def channel_index(self, role: str, channels: Sequence[str], choice: object = None, *,
+                      count: int | None = None) -> int:
+        """The channel that channel role *role* reads.
+
+        Parameters
+        ----------
+        role : str
+            A channel role of this pipeline (a key of its spec's ``channels``).
+        channels : sequence of str
+            The image's channel names in order (may be empty: then only indices match).
+        choice : object, optional
+            The ``channels.<role>`` parameter: a channel name (any case) or a 0-based index
+            as text. Empty or None uses the spec's mapping: its first listed name present,
+            else its default index.
+        count : int, optional
+            The number of channels, where *channels* is empty; ``len(channels)`` by default.
+
+        Returns
+        -------
+        int
+            The 0-based channel index.
+
+        Raises
+        ------
+        PipelineParamError
+            The choice names no channel, is out of range, or nothing in the mapping matches;
+            the message names the role and the channels there are.
+        """
         mapping = self._spec["channels"][role]
-        lower = [c.lower() for c in names]
+        n = len(channels) if count is None else count
+        lower = [c.lower() for c in channels]
+        listed = ", ".join(channels) or "none named"
         if isinstance(choice, str) and choice.strip():
             text = choice.strip()
             if text.isdigit():
@@ -141,18 +170,21 @@ class Pipeline:
                 idx = lower.index(text.lower())
             else:
                 raise PipelineParamError(f"pipeline {self.name!r}: channels.{role}={text!r} "
-                                         f"matches no channel of {list(names)}")
+                                         f"matches no channel ({listed})")
             if idx >= n:
                 raise PipelineParamError(f"pipeline {self.name!r}: channels.{role}={text!r} "
-                                         f"is out of range for {n} channels")
+                                         f"is out of range: there are {n} channel(s) "
+                                         f"({listed})")
             return idx
-        for want in mapping.get("names", []):
+        names = mapping.get("names", [])
+        for want in names:
             if want.lower() in lower:
                 return lower.index(want.lower())
         idx = mapping.get("index")
         if idx is None or idx >= n:
-            raise PipelineError(f"pipeline {self.name!r}: no channel for role {role!r} "
-                                f"(names {mapping.get('names')}, index {idx}) in {list(names)}")
+            raise PipelineParamError(f"pipeline {self.name!r}: choose channels.{role}: none of "
+                                     f"{names} is among the channels ({listed}) and the "
+                                     f"default index {idx} is beyond {n} channel(s)")
         return int(idx)
 
     def run_field(
@@ -288,7 +320,7 @@ class Pipeline:
         xp = array_namespace(field, *(aux or {}).values())
         slots: dict[str, Any] = dict(aux or {})
         for role in self._spec["channels"]:
-            idx = self._channel_index(role, channels, n_chan, values[f"channels.{role}"])
+            idx = self.channel_index(role, channels, values[f"channels.{role}"], count=n_chan)
             plane = field[idx]
             if not plane.dtype.isnative:
                 plane = plane.astype(plane.dtype.newbyteorder("="))

@@ -136,7 +136,7 @@ def channel_picks(pipe: Pipeline, f: ParamField, plates: Sequence[PlateInfo]) ->
     picks = []
     for p in plates:
         try:
-            idx = pipe._channel_index(f.name, list(p.channels), len(p.channels), f.value)
+            idx = pipe.channel_index(f.name, p.channels, f.value)
         except PipelineError as exc:
             picks.append(f"no channel on {p.name}: {str(exc).split(': ', 1)[-1]}")
             continue
@@ -146,17 +146,12 @@ def channel_picks(pipe: Pipeline, f: ParamField, plates: Sequence[PlateInfo]) ->
 
 
 def check_channel(pipe: Pipeline, f: ParamField, plates: Sequence[PlateInfo]) -> str | None:
-    """An error if the role's channel (named, or the spec's mapping) is missing on a plate."""
-    role = f.name
-    mapping = pipe.spec["channels"][role]
+    """Why the role's channel (chosen, or the spec's mapping) is missing on a plate, if it is."""
     for p in plates:
-        lower = [c.lower() for c in p.channels]
-        if f.value.strip():
-            if f.value.strip().lower() not in lower:
-                return f"plate {p.name!r} has no channel {f.value!r} ({', '.join(p.channels)})"
-        elif not any(n.lower() in lower for n in mapping.get("names", [])) and \
-                mapping.get("index", len(lower)) >= len(lower):
-            return f"choose a channel: none of {mapping.get('names')} on plate {p.name!r}"
+        try:
+            pipe.channel_index(f.name, p.channels, f.value)
+        except PipelineError as exc:
+            return f"plate {p.name!r}: {str(exc).split(': ', 1)[-1]}"
     return None
 
 

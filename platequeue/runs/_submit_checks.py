@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pipelines.engine import Pipeline
+from pipelines.errors import PipelineParamError
 from platequeue.errors import Invalid
 from platequeue.omero import PlateInfo, WellRef
 
@@ -31,39 +32,19 @@ def check_geometry(plate: PlateInfo, wells: Sequence[WellRef]) -> None:
                       f"wells; at most {MAX_ROWS} x {MAX_COLUMNS})")
 
 
-def channel_index(pipe: Pipeline, role: str, channels: Sequence[str], choice: object) -> int:
-    """The plate channel the pipeline's *role* reads, or :class:`Invalid` naming why."""
-    mapping: Mapping[str, object] = pipe.spec["channels"][role]
-    lower = [c.lower() for c in channels]
-    n = len(channels)
-    if isinstance(choice, str) and choice.strip():
-        text = choice.strip()
-        if text.isdigit():
-            idx = int(text)
-        elif text.lower() in lower:
-            idx = lower.index(text.lower())
-        else:
-            raise Invalid(f"channels.{role}={text!r} matches no channel of the plate "
-                          f"({', '.join(channels) or 'none'})")
-        if idx >= n:
-            raise Invalid(f"channels.{role}={text!r} is out of range: the plate has {n} "
-                          f"channel(s) ({', '.join(channels) or 'none'})")
-        return idx
-    names = mapping.get("names") or []
-    for want in names if isinstance(names, list) else []:
-        if str(want).lower() in lower:
-            return lower.index(str(want).lower())
-    default = mapping.get("index")
-    if not isinstance(default, int) or default >= n:
-        raise Invalid(f"choose channels.{role}: none of {names} on the plate and its "
-                      f"default index {default} is beyond its {n} channel(s)")
-    return default
-
-
 def check_channels(pipe: Pipeline, params: Mapping[str, object], plate: PlateInfo) -> None:
     """Every channel role of *pipe* resolves on *plate* with the resolved *params*."""
     for role in pipe.spec["channels"]:
-        channel_index(pipe, role, plate.channels, params.get(f"channels.{role}"))
+        try:
+            pipe.channel_index(role, plate.channels, params.get(f"channels.{role}"))
+        except PipelineParamError as exc:
+            raise Invalid(f"plate {plate.id}: {_without_pipeline(exc)}") from exc
+
+
+def _without_pipeline(exc: Exception) -> str:
+    """The engine's message without its "pipeline 'x': " prefix (the request names it)."""
+    text = str(exc)
+    return text.split(": ", 1)[1] if text.startswith("pipeline ") else text
 
 
 def check_param_types(params: Mapping[str, object]) -> None:

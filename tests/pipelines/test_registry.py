@@ -121,6 +121,18 @@ def test_channel_mapping_by_name_and_override() -> None:
         p.run_field(field, channels=["a", "b"], params={"channels.image": "c"})
 
 
+def test_channel_index_resolves_names_indices_and_the_mapping() -> None:
+    p = registry.get("field-qc")
+    assert p.channel_index("image", ["a", "b"], "B") == 1
+    assert p.channel_index("image", ["a", "b"], " 1 ") == 1
+    assert p.channel_index("image", ["a", "b"]) == 0  # the spec's default index
+    assert p.channel_index("image", [], "1", count=2) == 1  # unnamed channels
+    with pytest.raises(PipelineParamError, match=r"out of range: there are 2 channel\(s\) \(a"):
+        p.channel_index("image", ["a", "b"], "2")
+    with pytest.raises(PipelineParamError, match=r"choose channels.image"):
+        p.channel_index("image", [], count=0)
+
+
 def test_bad_field_shape() -> None:
     with pytest.raises(PipelineError, match="shape"):
         registry.get("nuclei-count").run_field(np.zeros((8, 8)), channels=[], params={})

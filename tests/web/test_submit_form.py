@@ -50,6 +50,26 @@ def test_parameters_grouped_by_step_with_labels_units_defaults(web: Web) -> None
     assert html.count('name="well" value=') == 96 and 'All 96 wells' in html
 
 
+def test_channel_chosen_by_index_or_name_is_accepted_and_a_missing_one_named(web: Web) -> None:
+    c = web.client("demo")
+    truth = web.stack.manifest.plates[0]  # type: ignore[attr-defined]
+    token = csrf_of(c.get("/submit").get_data(as_text=True))
+    form = {"csrf_token": token, "plate": str(web.demo_plate), "pipeline": "nuclei-count",
+            "action": "queue"}
+    # the form, the API and the worker resolve a choice alike: an index is as good as a name
+    last = str(len(truth.channels) - 1)
+    assert c.post("/submit", data={**form, "p:channels.nuclei": last}).status_code in (302, 303)
+    assert c.post("/submit", data={**form, "p:channels.nuclei": truth.channels[0].upper()}
+                  ).status_code in (302, 303)
+    assert len(_runs(web)) == 2
+    r = c.post("/submit", data={**form, "p:channels.nuclei": "Brightfield-X"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert re.search(r'id="e-f-channels-nuclei">[^<]*matches no channel', html), html[:2000]
+    assert truth.channels[0] in html.split('id="e-f-channels-nuclei">', 1)[1][:300]
+    assert len(_runs(web)) == 2
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("p:size_filter.min_size", "1" + "0" * 39, "must be between"),
     ("p:size_filter.min_size", "100000001", "must be &lt;= 100000000"),
