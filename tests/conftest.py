@@ -41,14 +41,16 @@ def other_redis_url(redis_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def leased_redis_db() -> Iterator[str]:
-    """Lease a free Redis db number (1-15), flushed before and after; yields its URL."""
+def leased_redis_db(lease_s: int = 1800) -> Iterator[str]:
+    """Lease a free Redis db number (1-15), flushed before and after; yields its URL.
+
+    The lease expires after *lease_s* seconds, so a killed test run frees it in the end."""
     lock = redis.Redis(host=REDIS_HOST, db=0)
     token = secrets.token_hex(8)
     deadline = time.monotonic() + 120
     while True:
         for n in range(1, 16):
-            if lock.set(f"platequeue:test-db-lease:{n}", token, nx=True, ex=1800):
+            if lock.set(f"platequeue:test-db-lease:{n}", token, nx=True, ex=lease_s):
                 break
         else:
             if time.monotonic() > deadline:

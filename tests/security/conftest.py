@@ -15,15 +15,11 @@ the page/API fixtures (``web``, ``api``) come from ``tests/web``.
 from __future__ import annotations
 
 import os
-import secrets
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine
@@ -33,7 +29,7 @@ from platequeue.accounts import tokens, users
 from platequeue.omero import GROUP_LEVELS
 from platequeue.platform import Platform
 from platequeue.store import Run, WellTask, session_scope, utcnow
-from tests.conftest import REDIS_HOST, ROOT
+from tests.conftest import ROOT, leased_redis_db
 from tests.web.api_fixtures import api
 from tests.web.conftest import oidc_provider, signin, signin_factory, small_stack
 from tests.web.pages_fixtures import login, web
@@ -42,30 +38,6 @@ __all__ = ["api", "oidc_provider", "signin", "signin_factory", "small_stack", "w
 
 ROLES = ("user", "developer", "operator", "admin")
 LEVELS = tuple(GROUP_LEVELS)
-
-
-@contextmanager
-def leased_redis() -> Iterator[str]:
-    """A Redis db number (1-15) for this module alone (as ``tests.conftest.redis_url``)."""
-    lock = redis.Redis(host=REDIS_HOST, db=0)
-    token = secrets.token_hex(8)
-    deadline = time.monotonic() + 120
-    while True:
-        n = next((n for n in range(1, 16)
-                  if lock.set(f"platequeue:test-db-lease:{n}", token, nx=True, ex=3600)), None)
-        if n is not None:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError("no free Redis db number for the test")
-        time.sleep(0.5)
-    client = redis.Redis(host=REDIS_HOST, db=n)
-    client.flushdb()
-    try:
-        yield f"redis://{REDIS_HOST}:6379/{n}"
-    finally:
-        client.flushdb()
-        if lock.get(f"platequeue:test-db-lease:{n}") == token.encode():
-            lock.delete(f"platequeue:test-db-lease:{n}")
 
 
 @dataclass
@@ -145,7 +117,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     audit_name, audit_url = create_database("pq_audit")
     omero_name, omero_url = create_database("pq_omero")
     try:
-        with leased_redis() as redis_url:
+        with leased_redis_db(lease_s=3600) as redis_url:
             upgrade(audit_url)
             plates = _build_omero(omero_url, tmp / "OMERO")
             env = {k: v for k, v in os.environ.items()
