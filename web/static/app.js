@@ -5,8 +5,10 @@
 //    JavaScript the form is sent as is.
 //  * Times: <time datetime="…Z"> elements (the `when` template filter) are shown in the
 //    reader's own time zone, with the zone named; the UTC original stays in the tooltip.
-// window.platequeue exposes both for other scripts: confirmAction(text, yes, no) -> Promise,
-// localTime(isoString) -> string, localizeTimes(root).
+//  * Durations: duration(seconds) writes "42 s", "3 min 07 s" or "2 h 05 min" ("—" for none),
+//    as the server's pages do.
+// window.platequeue exposes these for other scripts: confirmAction(text, yes, no) -> Promise,
+// localTime(isoString) -> string, localizeTimes(root), duration(seconds) -> string.
 (() => {
   const fmt = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
@@ -18,6 +20,14 @@
     if (Number.isNaN(d.getTime())) return iso;
     const p = Object.fromEntries(fmt.formatToParts(d).map((x) => [x.type, x.value]));
     return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName || ""}`.trim();
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const s = Math.round(seconds);
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
   }
 
   function localizeTimes(root) {
@@ -79,7 +89,7 @@
     HTMLFormElement.prototype.submit.call(form);
   });
 
-  window.platequeue = {confirmAction, localTime, localizeTimes};
+  window.platequeue = {confirmAction, localTime, localizeTimes, duration};
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", () => localizeTimes());
   } else {

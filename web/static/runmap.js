@@ -12,14 +12,6 @@
   const wells = new Map();  // label -> last state from progress.json
   let selected = null;
 
-  function human(seconds) {
-    if (seconds === null || seconds === undefined) return "—";
-    const s = Math.round(seconds);
-    if (s < 60) return `${s} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
-    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
-  }
-
   function timeCell(el, iso) {
     el.replaceChildren();
     if (!iso) { el.innerHTML = '<span class="muted">—</span>'; return; }
@@ -148,8 +140,8 @@
     status.textContent = p.status; status.className = `status ${p.status}`;
     $("n-done").textContent = p.done; $("n-failed").textContent = p.failed;
     $("n-running").textContent = p.running; $("n-total").textContent = p.total;
-    $("eta").textContent = p.terminal ? "—" : human(p.eta_seconds);
-    $("elapsed").textContent = human(p.elapsed_seconds);
+    $("eta").textContent = p.terminal ? "—" : window.platequeue.duration(p.eta_seconds);
+    $("elapsed").textContent = window.platequeue.duration(p.elapsed_seconds);
     $("run-progress").max = p.total; $("run-progress").value = p.ended;
     $("run-count").textContent = `${p.ended}/${p.total} wells ended`;
     for (const [state, n] of Object.entries(p.counts || {})) {

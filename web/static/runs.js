@@ -4,13 +4,6 @@
   const table = document.getElementById("runs");
   if (!table) return;
 
-  function human(seconds) {
-    if (seconds === null || seconds === undefined) return "—";
-    const s = Math.round(seconds);
-    if (s < 60) return `${s} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
-    return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
-  }
   // Stored times are UTC; one without a zone (SQLite) is read as UTC too.
   const parse = (iso) => (iso ? new Date(/[zZ]|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z") : null);
 
@@ -34,7 +27,7 @@
       tr.querySelector(".count").textContent = `${ended}/${r.wells_total}`;
       tr.querySelector(".failed-count").textContent = r.wells_failed;
       const start = parse(r.started_at), end = parse(r.finished_at) || new Date();
-      tr.querySelector(".duration").textContent = start ? human((end - start) / 1000) : "—";
+      tr.querySelector(".duration").textContent = start ? window.platequeue.duration((end - start) / 1000) : "—";
     }
   }
   setInterval(refresh, 2000);
