@@ -216,14 +216,19 @@ def plate(plate_id: int) -> Any:
     ident = page_identity()
     info = readable_plate(ident, plate_id)
     wells = platform().catalog.wells(plate_id)
-    cells = grid(info, wells)
+    # A corrupt or hostile geometry is not laid out (submit refuses it the same way): a
+    # notice and a list of at most as many wells as the largest grid holds instead.
+    geometry = run_service.geometry_problem(info, wells)
+    cells = [] if geometry else grid(info, wells)
     fields = sorted({len(w.fields) for w in wells})
     from platequeue.omero import plate_problem  # loads the pixel readers: this page only
 
     problem = plate_problem(platform().catalog, platform().reader, plate_id)
+    listed = wells[:run_service.MAX_ROWS * run_service.MAX_COLUMNS] if geometry else []
     return render_template("plate.html", plate=info, cells=cells, wells=wells,
                            field_counts=fields, columns=len(cells[0]) if cells else 0,
                            letters=row_letters(len(cells)), problem=problem,
+                           geometry=geometry, listed=listed,
                            last_run=browse.last_runs(platform(), ident).get(plate_id),
                            acquisitions=browse.acquisitions(platform(), [plate_id]).get(
                                plate_id, []))

@@ -33,7 +33,8 @@ def migrate() -> None:
 @click.option("--fields", default=2, show_default=True, type=click.IntRange(1, 16),
               help="Fields (images) per well.")
 @click.option("--size", default=256, show_default=True, type=click.IntRange(64, 4096),
-              help="Field width and height in pixels.")
+              help="Field width and height in pixels, at least 64. Smaller fields hold "
+                   "fewer nuclei: as many as surely fit (one per field under 96 px).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Random seed: the same seed writes the same plates.")
 @click.option("--full/--minimal", default=True, show_default=True,

@@ -19,6 +19,7 @@ from platequeue.demo._manifest import DemoManifest, PlateTruth
 from platequeue.demo._synth import (
     field_rng,
     make_field,
+    max_nuclei,
     otsu_threshold,
     place_nuclei,
     reference_count,
@@ -44,6 +45,7 @@ __all__ = [
     "load_manifest",
     "make_field",
     "manifest_path",
+    "max_nuclei",
     "otsu_threshold",
     "place_nuclei",
     "reference_count",

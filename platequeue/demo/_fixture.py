@@ -24,6 +24,7 @@ from platequeue.dburl import normalize_db_url
 from platequeue.demo._builder import FixtureBuilder
 from platequeue.demo._fsimport import add_fake_plate
 from platequeue.demo._manifest import DemoManifest
+from platequeue.demo._synth import max_nuclei
 from platequeue.omero import GROUP_LEVELS, BioFormatsConfig, bf_available
 
 __all__ = ["FS_PLATE_NAMES", "FixtureBuilder", "build_demo", "build_full"]
@@ -59,11 +60,20 @@ def build_demo(
     *db* is a SQLAlchemy URL or engine on an **empty** database; *data_dir* gets
     ``Pixels/`` plus ``manifest.json`` (with *full*, see :func:`build_full`).
     *wells* is 96 (8 x 12) or 384 (16 x 24), or any count laid
-    out row by row on a 96-well plate.  The demo user is ``demo`` in the
+    out row by row on a 96-well plate.  Fields of *size* px hold at most as many nuclei
+    as surely fit (:func:`platequeue.demo.max_nuclei`): *count_range* is capped to that,
+    and the manifest records the counts drawn.  The demo user is ``demo`` in the
     read-annotate group ``demo-lab``; ``alice`` is a fellow member, ``lead`` its
     leader, ``outsider`` a member of the private group ``other-lab`` (which owns
     one small plate), ``facility`` an administrator.
     """
+    fit = max_nuclei(size, size)
+    if fit < 1:
+        raise ValueError(f"fields of {size} px are too small to hold a nucleus")
+    if count_range[1] > fit:
+        logger.info("nuclei per field capped at %d (all that surely fit in %d px fields)",
+                    fit, size)
+        count_range = (min(count_range[0], fit), fit)
     engine, url = _engine(db)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     b = FixtureBuilder(engine, data_dir, seed=seed)

@@ -4,9 +4,10 @@ Channel 0 ("DAPI") holds well separated, soft-edged disks (radius 5-9 px, peak
 signal about 2000-4000) over a background of 300-600 with a gentle gradient and
 shot-like noise; channel 1 ("GFP") a cytoplasm-like ring around each nucleus.
 Centres are at least ``2.5 * max radius`` apart and no nucleus touches the
-border, so a standard pipeline recovers the count exactly: background
-subtraction, Gaussian smoothing (sigma ~1.5), Otsu threshold, connected
-components, removal of objects under ~20 px (:func:`reference_count`).
+border (:func:`max_nuclei` says how many a field surely holds), so a standard
+pipeline recovers the count exactly: background subtraction, Gaussian smoothing
+(sigma ~1.5), Otsu threshold, connected components, removal of objects under
+~20 px (:func:`reference_count`).
 
 An unclamped Otsu threshold splits pure noise, so fields with zero nuclei need
 a pipeline with a lower bound on the threshold; the default count range
@@ -19,6 +20,7 @@ generators per (plate, well, field).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,33 @@ def field_rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng([seed, *keys])
 
 
+def _spacing(radius_range: tuple[float, float]) -> tuple[float, float]:
+    """(margin from the border, minimum distance between centres) for *radius_range*."""
+    r_min, r_max = radius_range
+    if not 0 < r_min <= r_max:
+        raise ValueError(f"bad radius_range {radius_range}")
+    return r_max + 4.0, MIN_DISTANCE_FACTOR * r_max
+
+
+def max_nuclei(
+    size_y: int, size_x: int, *, radius_range: tuple[float, float] = RADIUS_RANGE
+) -> int:
+    """How many nuclei :func:`place_nuclei` surely places in a *size_y* x *size_x* field.
+
+    0 when the field cannot hold even one. Centres are drawn in a box of ``ly * lx``
+    pixels; each placed centre rules out at most a disk of radius ``min_dist`` for the
+    next, so while fewer than ``floor(ly * lx / disk)`` are placed at least one disk's
+    area is still free and each draw lands there with probability at least
+    ``disk / (ly * lx)``: placement does not run out of tries. One nucleus always fits
+    a box of any size.
+    """
+    margin, min_dist = _spacing(radius_range)
+    ly, lx = size_y - 1 - 2 * margin, size_x - 1 - 2 * margin
+    if ly < 0 or lx < 0:
+        return 0
+    return max(1, math.floor(ly * lx / (math.pi * min_dist**2)))
+
+
 def place_nuclei(
     rng: np.random.Generator,
     count: int,
@@ -56,12 +85,9 @@ def place_nuclei(
     """Place *count* non-touching nuclei away from the border (rejection sampling)."""
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
+    margin, min_dist = _spacing(radius_range)
     r_min, r_max = radius_range
-    if not 0 < r_min <= r_max:
-        raise ValueError(f"bad radius_range {radius_range}")
-    margin = r_max + 4.0
-    min_dist = MIN_DISTANCE_FACTOR * r_max
-    if size_y < 2 * margin + 1 or size_x < 2 * margin + 1:
+    if max_nuclei(size_y, size_x, radius_range=radius_range) < 1:
         raise ValueError(f"field {size_y}x{size_x} too small for nuclei of radius {r_max}")
     centres: list[tuple[float, float]] = []
     out: list[Nucleus] = []

@@ -35,6 +35,7 @@ from platequeue.runs._service import (
     status,
     submit,
 )
+from platequeue.runs._submit_checks import MAX_COLUMNS, MAX_ROWS, geometry_problem
 from platequeue.runs._sweeper import (
     SweepReport,
     hard_limit_error,
@@ -47,6 +48,8 @@ from platequeue.runs._wellwork import Claim, RetryLater, WellCommand
 from platequeue.runs._writeback_job import write_back_run, writeback_rows
 
 __all__ = [
+    "MAX_COLUMNS",
+    "MAX_ROWS",
     "Claim",
     "Estimate",
     "PlateEstimate",
@@ -63,6 +66,7 @@ __all__ = [
     "estimate",
     "eta_seconds",
     "finalize",
+    "geometry_problem",
     "hard_limit_error",
     "in_flight",
     "incremental",

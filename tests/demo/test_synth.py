@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from platequeue.demo import field_rng, make_field, otsu_threshold, place_nuclei, reference_count
+from platequeue.demo import (
+    field_rng,
+    make_field,
+    max_nuclei,
+    otsu_threshold,
+    place_nuclei,
+    reference_count,
+)
 
 skimage = pytest.importorskip("skimage")
 from skimage.filters import threshold_otsu  # noqa: E402
@@ -66,3 +73,19 @@ def test_counts_recovered_by_standard_pipeline() -> None:
         dapi = make_field(rng, count)[0]
         assert _skimage_count(dapi) == count
         assert reference_count(dapi) == count
+
+
+@pytest.mark.parametrize("size", [27, 64, 95, 96, 128, 200, 256])
+def test_max_nuclei_always_fit(size: int) -> None:
+    fit = max_nuclei(size, size)
+    assert fit >= 1
+    for k in range(20):
+        rng = field_rng(5, size, k)
+        assert len(place_nuclei(rng, fit, size_y=size, size_x=size)) == fit
+
+
+def test_max_nuclei_of_fields_too_small_for_one() -> None:
+    assert max_nuclei(26, 26) == 0 and max_nuclei(26, 256) == 0
+    assert max_nuclei(256, 256) >= 25  # the demo's default range is never capped at 256 px
+    with pytest.raises(ValueError, match="too small"):
+        place_nuclei(field_rng(0), 1, size_y=26, size_x=256)
