@@ -324,9 +324,19 @@ def _pixels_info(r: RowMapping) -> PixelsInfo:
 
 def _group_wells(rows: Iterable[RowMapping]) -> list[WellRef]:
     wells: dict[int, dict[str, Any]] = {}
+    unplaced: set[int] = set()
     for r in rows:
         wid = int(r["well_id"])
         w = wells.get(wid)
+        if w is None and (r["wrow"] is None or r["wcol"] is None
+                          or int(r["wrow"]) < 0 or int(r["wcol"]) < 0):
+            # OMERO leaves Well.row/column nullable; a well with no place on the plate
+            # cannot be drawn, labelled or analysed, so it is left out (and said once).
+            if wid not in unplaced:
+                unplaced.add(wid)
+                logger.warning("well %s of plate %s has no valid position (row %s, column "
+                               "%s): left out", wid, r["plate"], r["wrow"], r["wcol"])
+            continue
         if w is None:
             w = wells[wid] = {
                 "plate_id": int(r["plate"]),

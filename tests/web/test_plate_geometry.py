@@ -70,6 +70,12 @@ def test_declared_geometry_beyond_the_largest_plate_is_a_notice_not_a_grid(page:
     listed = re.findall(r'<li><a data-well="([A-Z]+\d+)" href="[^"]+/image', html)
     assert listed == ["A1", "A2", "A3", "A4"]
     assert '<b id="n-wells">4</b>' in html and "Analyse this plate" in html
+    # the submit form draws no 10,000-column well picker either, and says why
+    form = page.client.get(f"/submit?plate={page.plate_id}")
+    assert form.status_code == 200
+    text = form.get_data(as_text=True)
+    assert 'id="geometry-problem">Wells cannot be picked: plate' in text
+    assert 'class="well-picker"' not in text and len(text) < 100_000
 
 
 def test_a_well_far_outside_the_plate_is_a_notice_not_a_grid(page: Page) -> None:
@@ -104,3 +110,15 @@ def test_negative_sizes_on_a_plate_without_wells_is_a_notice(page: Page) -> None
     page.corrupt(omero.plate, rows=-1, columns=-1)
     html = page.html()
     assert "unsupported geometry (-1 x -1 wells" in html and _grid_cells(html) == 0
+
+
+@pytest.mark.parametrize("position", [{"row": None}, {"column": -2}])
+def test_a_well_without_a_valid_position_is_left_out(page: Page,
+                                                     position: dict[str, Any]) -> None:
+    with page.engine.begin() as conn:
+        well_id = conn.execute(omero.well.select().where(
+            omero.well.c.plate == page.plate_id).order_by(omero.well.c.id)).first().id
+        conn.execute(update(omero.well).where(omero.well.c.id == well_id).values(**position))
+    html = page.html()  # 200, not a 500 from a label that cannot be made
+    assert '<b id="n-wells">3</b>' in html and 'id="geometry-problem"' not in html
+    assert page.client.get(f"/submit?plate={page.plate_id}").status_code == 200
