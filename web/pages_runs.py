@@ -77,13 +77,14 @@ def run(run_id: int) -> Any:
     states = well_states(run_id, ident)
     plate = platform().catalog.plate(view.plate_id)
     wells = [WellRef(0, view.plate_id, w["row"], w["column"], w["well"], ()) for w in states]
-    if plate is not None:
+    if plate is not None and run_service.geometry_problem(plate, wells) is None:
         cells = grid(plate, wells)
-    else:  # the plate left OMERO: lay out what the run recorded
+    else:  # the plate left OMERO, or its geometry went out of bounds: what the run recorded
         rows = max((w["row"] for w in states), default=0) + 1
         cols = max((w["column"] for w in states), default=0) + 1
-        cells = [[{"row": r, "column": c, "label": "", "well": None} for c in range(cols)]
-                 for r in range(rows)]
+        named = {(w["row"], w["column"]): w["well"] for w in states}
+        cells = [[{"row": r, "column": c, "label": named.get((r, c), ""), "well": None}
+                  for c in range(cols)] for r in range(rows)]
     by_pos = {(w["row"], w["column"]): w for w in states}
     for line in cells:
         for cell in line:

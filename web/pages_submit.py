@@ -133,9 +133,12 @@ def _context(pipe: Pipeline, fields: list[ParamField], chosen: list[PlateInfo],
     for f in fields:
         if f.is_channel:
             f.picks = channel_picks(pipe, f, chosen)
+    # a plate beyond the largest known geometry gets no picker (submit refuses it anyway)
+    geometry = next(filter(None, (run_service.geometry_problem(p, wells.get(p.id, []))
+                                  for p in chosen)), None)
+    picker = None if geometry else well_picker(chosen, wells, state["chosen_wells"])
     return {"fields": fields, "pipe": pipe, "chosen": chosen, "channels": channels,
-            "groups": groups(pipe, fields), "picker": well_picker(chosen, wells,
-                                                                 state["chosen_wells"]),
+            "groups": groups(pipe, fields), "picker": picker, "geometry": geometry,
             **state}
 
 
