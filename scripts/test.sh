@@ -12,12 +12,15 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 if [ "${#need[@]}" -gt 0 ] && [ "${PLATEQUEUE_SKIP_APT:-0}" != 1 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
-# omero-py (the write-back's object builders are tested without a server) and omero-web
-# (sign-in with real OMERO.web sessions): zeroc-ice is built once from source with the two
-# edits Python 3.11 needs, then cached.
-if ! .venv/bin/python -c "import omero.gateway, omeroweb, django_redis" >/dev/null 2>&1; then
+# omero-py (the write-back's object builders are tested without a server), omero-web
+# (sign-in with real OMERO.web sessions) and the OMERO.web app in contrib/omero-platequeue
+# (tested in a real OMERO.web): zeroc-ice is built once from source with the two edits
+# Python 3.11 needs, then cached.
+if ! .venv/bin/python -c "import omero.gateway, omeroweb, django_redis, omero_platequeue" \
+        >/dev/null 2>&1; then
     if wheel=$(bash scripts/build-ice-wheel.sh | tail -1); then
-        .venv/bin/python -m pip install -q "$wheel" -e ".[omero,omeroweb-test]"
+        .venv/bin/python -m pip install -q "$wheel" -e ".[omero,omeroweb-test]" \
+            -e contrib/omero-platequeue
     else
         echo "warning: zeroc-ice did not build; tests that need omero-py will skip" >&2
     fi

@@ -1,4 +1,5 @@
-"""The submit page: plates (one run each), a subset of their wells, a pipeline, its
+"""The submit page: plates (one run each; ``?plate=ID``, repeatable, or ``?screen=ID`` for
+the plates of a screen the user may read preselect them), a subset of their wells, a pipeline, its
 parameters grouped by step with labels, units and help, a dry-run estimate.
 
 Parameters come from the pipeline's declarations (type, default, bounds, label, unit);
@@ -18,8 +19,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from pipelines import registry
 from pipelines.engine import Pipeline
 from platequeue import runs as run_service
-from platequeue.accounts import pipeline_admin
-from platequeue.errors import PlatequeueError
+from platequeue.accounts import pipeline_admin, policy
+from platequeue.errors import NotFound, PlatequeueError
 from platequeue.omero import PlateInfo, WellRef
 from platequeue.runs import estimate as estimates
 from web.auth import Identity, attach_omero_session, platform
@@ -38,10 +39,45 @@ bp = Blueprint("pages_submit", __name__)
 install_error_pages(bp)
 
 
+MAX_ID = 2**63 - 1  # OMERO ids are 64-bit; a larger number names nothing
+MAX_SCREENS = 20  # screens named in one request (each is one catalog query)
+
+
+def _ids(values: list[str]) -> set[int]:
+    return {int(v) for v in values if v.isascii() and v.isdigit()}
+
+
+def _screen_plates(ident: Identity, screen_ids: set[int]) -> tuple[set[int], list[str]]:
+    """The plates of the named screens that the user may read, and what to say about a
+    screen that is unknown, unreadable (the same message) or holds no readable plate."""
+    plates: set[int] = set()
+    unreadable, empty = [], []
+    if len(screen_ids) > MAX_SCREENS:
+        return plates, [f"name at most {MAX_SCREENS} screens at once"]
+    for sid in sorted(screen_ids):
+        if not 0 < sid <= MAX_ID:
+            unreadable.append(sid)
+            continue
+        try:
+            found = policy.readable_screen_plates(platform(), ident.omero_user_id, sid)
+        except NotFound:
+            unreadable.append(sid)
+            continue
+        if not found:
+            empty.append(sid)
+        plates.update(found)
+    errors = [f"you may not read screen(s) {unreadable}"] if unreadable else []
+    if empty:
+        errors.append(f"screen(s) {empty} hold no plate you may read")
+    return plates, errors
+
+
 def _form_state(ident: Identity) -> dict[str, Any]:
     form = request.form if request.method == "POST" else request.args
     readable = platform().catalog.plates_for_user(ident.omero_user_id)
-    chosen_ids = {int(v) for v in form.getlist("plate") if v.isascii() and v.isdigit()}
+    # ?screen=ID (a link from OMERO.web) preselects the screen's plates the user may read
+    screen_plates, screen_errors = _screen_plates(ident, _ids(form.getlist("screen")))
+    chosen_ids = _ids(form.getlist("plate")) | screen_plates
     off = pipeline_admin.disabled(platform())
     names = [n for n in registry.names() if n not in off] or registry.names()
     asked = form.get("pipeline") or ""
@@ -54,7 +90,7 @@ def _form_state(ident: Identity) -> dict[str, Any]:
     wells = {w.strip().upper() for w in form.getlist("well") if w.strip()}
     return {"readable": readable, "chosen_ids": chosen_ids, "pipeline": pipeline,
             "pipelines": [registry.get(n) for n in names], "notice": notice,
-            "chosen_wells": wells}
+            "chosen_wells": wells, "screen_errors": screen_errors}
 
 
 def _well_errors(chosen: list[PlateInfo], wells: dict[int, list[WellRef]],
@@ -86,7 +122,7 @@ def _subset_estimate(est: estimates.Estimate, wells: dict[int, list[WellRef]],
 def submit() -> Any:
     ident = page_identity()
     state = _form_state(ident)
-    errors: list[str] = []
+    errors: list[str] = list(state["screen_errors"])
     try:
         pipe = registry.get(state["pipeline"])
     except ValueError as exc:

@@ -219,3 +219,13 @@ def readable_plate(platform: Platform, omero_user_id: int, plate_id: int) -> Pla
     if plate is None or not may_read_plate(platform, omero_user_id, plate_id, fresh=True):
         raise NotFound(f"no plate with id {plate_id} that you may read")
     return plate
+
+
+def readable_screen_plates(platform: Platform, omero_user_id: int, screen_id: int) -> list[int]:
+    """The plates of a screen the user may read (OMERO's rules for each plate); the same
+    404 for an unknown screen and one the user may not read. A readable screen may hold
+    no plate the user may read: an empty list."""
+    found = platform.catalog.screen_plate_ids(omero_user_id, screen_id)
+    if found is None:
+        raise NotFound(f"no screen with id {screen_id} that you may read")
+    return found

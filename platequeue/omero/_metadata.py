@@ -219,6 +219,19 @@ class OmeroCatalog:
         with self.engine.connect() as conn:
             return can_read(conn, user_id, "plate", plate_id)
 
+    def screen_plate_ids(self, user_id: int, screen_id: int) -> list[int] | None:
+        """The plates of screen *screen_id* that *user_id* may read (ids ascending), or None
+        when the user may not read the screen itself (or there is no such screen)."""
+        sql = ("SELECT p.id FROM plate p JOIN screenplatelink l ON l.child = p.id "
+               f"WHERE l.parent = :sid AND {readable_sql('p')} ORDER BY p.id")
+        with self.engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM screen WHERE id = :sid"),
+                                  {"sid": screen_id}).first() is not None
+            if not exists or not can_read(conn, user_id, "screen", screen_id):
+                return None
+            return sorted({int(r[0]) for r in conn.execute(
+                text(sql), {"sid": screen_id, "uid": user_id})})
+
     def can_read_image(self, user_id: int, image_id: int) -> bool:
         """Whether *user_id* may read image *image_id* (OMERO's rules)."""
         with self.engine.connect() as conn:

@@ -239,3 +239,7 @@ def test_non_ascii_or_huge_digits_in_submit_form(matrix: Matrix, plate: str) -> 
     r = client.post("/submit", data={"csrf_token": csrf, "plate": plate, "action": "queue",
                                      "pipeline": "noop"})
     assert r.status_code == 422  # "choose at least one plate"
+    # a screen id (OMERO.web's "Analyse with platequeue" link) is refused as calmly
+    assert client.get("/submit", query_string={"screen": plate}).status_code == 200
+    many = {"screen": [str(n) for n in range(1, 60)]}  # one query each: capped
+    assert "at most" in client.get("/submit", query_string=many).get_data(as_text=True)
