@@ -163,7 +163,7 @@ def test_nginx_gate_in_front_of_flower(api: Api, flower_server: str,  # noqa: F8
         site = site.replace("server flower:5555;",
                             f"server 127.0.0.1:{flower_server.rsplit(':', 1)[1]};")
         site = site.replace("listen 80;", f"listen 127.0.0.1:{port};").replace(
-            "listen [::]:80;", "")
+            "listen [::]:80;", "").replace("/var/log/nginx/access.log", f"{tmp_path}/access.log")
         (tmp_path / "site.conf").write_text(site)
         (tmp_path / "nginx.conf").write_text(
             f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
@@ -184,6 +184,17 @@ def test_nginx_gate_in_front_of_flower(api: Api, flower_server: str,  # noqa: F8
                                  allow_redirects=False, timeout=10)
                 assert r.status_code == code, (role, r.status_code, r.text[:200])
             assert requests.get(f"{base}/flower/healthcheck", timeout=10).status_code == 403
+            # an OMERO session key in a link (OMERO.web's handover) never reaches the log
+            requests.get(f"{base}/submit?plate=7&bsession=0f1e2d3c-secret-key&x=1",
+                         allow_redirects=False, timeout=10)
+            logged = ""  # nginx writes the line once the response has gone out
+            for _ in range(100):
+                logged = (tmp_path / "access.log").read_text()
+                if "/submit?" in logged:
+                    break
+                time.sleep(0.05)
+            assert "GET /submit?plate=7&bsession=***&x=1 HTTP/1.1" in logged, logged
+            assert "secret-key" not in logged and "GET /flower/workers" in logged
         finally:
             proc.terminate()
             proc.wait(20)
