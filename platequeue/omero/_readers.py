@@ -148,7 +148,8 @@ class RepositoryReader:
 
         For ROMIO, ``native=False`` gives the zero-copy big-endian view of the memory map
         and ``native=True`` one ``readinto`` into a native-endian array (*out* if given);
-        the other sources always return native-endian arrays (OME-TIFF into *out* if given).
+        the other sources always return native-endian arrays (OME-TIFF and OME-Zarr into *out*
+        if given).
         """
         kind, path = self.source(info)
         if kind is Source.ROMIO:
@@ -157,7 +158,7 @@ class RepositoryReader:
             return repo.read_field(self.root, info, t=t, path=path)
         repo.check_index(info, t=t)
         if kind is Source.NGFF:
-            return ngff.read(path, self.roots, info, t)
+            return ngff.read(path, self.roots, info, t, out=out)
         if kind is Source.BIOFORMATS:
             return self.bioformats.read_field(info, path, t=t)
         planes = [(c, z) for c in range(info.size_c) for z in range(info.size_z)]
