@@ -199,14 +199,15 @@ def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0,
 
 def read_field_native(
     root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0, out: np.ndarray | None = None,
-    path: Path | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
-    """Timepoint *t* as a native-endian ``(C, Z, Y, X)`` array, read with one ``readinto``.
+    """Timepoint *t* as a native-endian ``(C, Z, Y, X)`` array, read with one ``preadv``.
 
-    The field is contiguous in ``Pixels/<id>``, so this costs one kernel copy
-    plus an in-place byte swap of cache-hot data: the fast path when a
-    consumer needs native values anyway.  *out* may supply the buffer
-    (native dtype, that shape, C-contiguous) to avoid allocations.
+    The field is contiguous in ``Pixels/<id>``, so this costs one kernel copy into a
+    reused, cache-hot scratch buffer plus one SIMD cast big-endian -> native into *out*
+    (an in-place byte swap is several times slower): the fast path when a consumer needs
+    native values anyway.  *out* may supply the buffer (native dtype, that shape,
+    C-contiguous) to avoid allocations.
     """
     check_index(info, t=t)
     dtype = pixel_dtype(info.pixels_type)
@@ -221,22 +222,46 @@ def read_field_native(
     expected = nbytes * info.size_t
     swap = dtype.itemsize > 1 and not dtype.isnative
     target: np.ndarray = _scratch(nbytes) if swap else out.reshape(-1).view(np.uint8)
-    with path.open("rb", buffering=0) as fh:
-        size = os.fstat(fh.fileno()).st_size
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        size = os.fstat(fd).st_size
         if size != expected:
             raise PixelsFileError(
                 f"image {info.image_id}: {path} has {size} bytes, metadata says {expected}")
-        fh.seek(t * nbytes)
-        got = fh.readinto(target.data)
+        view, got = target.data, 0
+        while got < nbytes:  # one call unless the kernel splits it (over 2 GiB)
+            n = os.preadv(fd, [view[got:]], t * nbytes + got)
+            if n <= 0:
+                break
+            got += n
+    finally:
+        os.close(fd)
     if got != nbytes:
         raise PixelsFileError(f"image {info.image_id}: short read of {path}")
-    on_disk = target.view(dtype).reshape(shape)
-    for c in range(info.size_c):
-        for z in range(info.size_z):
-            _check_written(info, on_disk[c, z], z=z, c=c, t=t)
-    if swap:  # a SIMD cast from the big-endian scratch: ~30 GB/s, far cheaper than byteswap
-        np.copyto(out, on_disk)
+    _check_planes_written(info, target.data, nbytes // (info.size_c * info.size_z),
+                          z=info.size_z, t=t)
+    if swap:  # a SIMD cast from the big-endian scratch: as fast as a copy, unlike byteswap
+        np.copyto(out, target.view(dtype).reshape(shape))
     return out
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+def _check_planes_written(info: PixelsInfo, raw: memoryview, plane_bytes: int, *, z: int,
+                          t: int) -> None:
+    """:func:`_check_written` for every plane of a field's on-disk bytes *raw* (planes in
+    (C, Z) order, *z* per channel), looking at each plane's first bytes only."""
+    n = len(NULL_PLANE_PATTERN)
+    head_end, tail_end = min(n, plane_bytes), min(2 * n, plane_bytes)
+    for i, off in enumerate(range(0, len(raw), plane_bytes)):
+        if raw[off:off + head_end] == NULL_PLANE_PATTERN \
+                and not any(raw[off + head_end:off + tail_end]):
+            c, zz = divmod(i, z)
+            raise UnwrittenPlaneError(
+                f"image {info.image_id} (pixels {info.id}): plane z={zz} c={c} t={t} "
+                "was never written (OMERO null-plane pattern)"
+            )
 
 
 _SCRATCH = threading.local()

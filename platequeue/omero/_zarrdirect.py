@@ -89,7 +89,7 @@ def read_level(path: Path, roots: AllowedRoots, info: PixelsInfo, rel: str, axes
     plane_bytes = y * x * disk.itemsize
     for n, index in enumerate(planes):
         rel_key = f"{rel}/{key(index)}"
-        chunk = roots.join(path, rel_key, image=image, what="OME-Zarr file", within=path)
+        chunk = roots.join_str(path, rel_key, image=image, what="OME-Zarr file", within=path)
         raw = _read_file(chunk)
         if raw is None:  # a chunk never written reads as the fill value: zarr-python's job
             return None
@@ -108,7 +108,7 @@ def read_level(path: Path, roots: AllowedRoots, info: PixelsInfo, rel: str, axes
     return out
 
 
-def _read_file(path: Path) -> bytes | None:
+def _read_file(path: str) -> bytes | None:
     """The bytes of a file already checked against the roots (``None`` if missing)."""
     try:
         fd = os.open(path, _FLAGS)
@@ -129,7 +129,7 @@ def _read_file(path: Path) -> bytes | None:
 
 
 def _json(path: Path, roots: AllowedRoots, image: int, key: str) -> dict[str, Any] | None:
-    checked = roots.join(path, key, image=image, what="OME-Zarr file", within=path)
+    checked = roots.join_str(path, key, image=image, what="OME-Zarr file", within=path)
     raw = _read_file(checked)
     if raw is None:
         return None
