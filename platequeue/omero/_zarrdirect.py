@@ -14,8 +14,9 @@ and the chunk files itself and decodes each chunk with the array's own codec:
   per plane (chunk size 1 on every axis but ``y`` and ``x``, which the chunk spans
   whole); the level-0 shape agrees with OMERO's pixels row; every chunk file present.
 
-For anything else :func:`group_attrs` and :func:`read_level` return ``None`` and the caller reads through zarr-python
-(:mod:`platequeue.omero._ngff`), which also gives the errors for wrong metadata.
+For anything else :func:`group_attrs` and :func:`read_level` return ``None`` and the caller
+reads through zarr-python (:mod:`platequeue.omero._ngff`), which also gives the errors for
+wrong metadata.
 
 Containment is the same as through :class:`~platequeue.omero._ngff.ContainedStore`: every
 file read here (group metadata, array metadata, each chunk) is first passed through
@@ -220,7 +221,7 @@ def _v3(meta: dict[str, Any]) -> tuple[tuple[int, ...], np.dtype, Callable[[byte
     dtype = np.dtype(("<" if endian != "big" else ">") + code)
     decode = None
     if len(codecs) == 2:
-        make = V3_COMPRESSORS.get(codecs[1].get("name"))  # type: ignore[arg-type]
+        make = V3_COMPRESSORS.get(codecs[1].get("name"))
         if make is None:
             raise _Unhandled
         decode = make().decode
