@@ -22,13 +22,18 @@ Containment is the same as through :class:`~platequeue.omero._ngff.ContainedStor
 file read here (group metadata, array metadata, each chunk) is first passed through
 :meth:`AllowedRoots.join` relative to the image folder, ``within`` it, and then opened
 with ``O_NOFOLLOW``; a chunk that does not decode to exactly one plane is a
-:class:`~platequeue.omero._repo.CorruptPixelsError`.
+:class:`~platequeue.omero._repo.CorruptPixelsError`.  The parsed metadata is remembered per
+process while every metadata file it came from is unchanged (size, mtime, ctime, device,
+inode: one ``stat`` each per read; a file swapped for a link elsewhere is parsed, and
+checked, again); chunks are checked and opened on every read.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,10 +65,8 @@ class _Unhandled(Exception):
 def group_attrs(path: Path, roots: AllowedRoots, image: int) -> dict[str, Any] | None:
     """The attributes of the image group at *path*: ``zarr.json`` (v3) first, as
     zarr-python looks, else ``.zgroup`` + ``.zattrs`` (v2); ``None`` if unhandled."""
-    try:
-        return _group_attrs(path, roots, image)
-    except _Unhandled:
-        return None
+    got: dict[str, Any] | None = _cached(path, roots, image, "", _group_attrs)
+    return got
 
 
 def read_level(path: Path, roots: AllowedRoots, info: PixelsInfo, rel: str, axes: list[str],
@@ -74,8 +77,11 @@ def read_level(path: Path, roots: AllowedRoots, info: PixelsInfo, rel: str, axes
     plane (*c*, *z*), native-endian (into *out* when given); ``None`` when its layout is
     not one this module reads (nothing was written to *out* then, or only part of it)."""
     image = info.image_id
+    layout = _cached(path, roots, image, rel, _array)
+    if layout is None:
+        return None
+    shape, disk, decode, key = layout
     try:
-        shape, disk, decode, key = _array(path, roots, image, rel)
         planes = _plane_chunks(axes, shape, info, t, c, z)
     except _Unhandled:
         return None
@@ -91,7 +97,7 @@ def read_level(path: Path, roots: AllowedRoots, info: PixelsInfo, rel: str, axes
     for n, index in enumerate(planes):
         rel_key = f"{rel}/{key(index)}"
         chunk = roots.join_str(path, rel_key, image=image, what="OME-Zarr file", within=path)
-        raw = _read_file(chunk)
+        raw, _ = _read_file(chunk)
         if raw is None:  # a chunk never written reads as the fill value: zarr-python's job
             return None
         try:
@@ -109,62 +115,116 @@ def read_level(path: Path, roots: AllowedRoots, info: PixelsInfo, rel: str, axes
     return out
 
 
-def _read_file(path: str) -> bytes | None:
-    """The bytes of a file already checked against the roots (``None`` if missing)."""
+def _read_file(path: str) -> tuple[bytes | None, Stamp]:
+    """The bytes of a file already checked against the roots, and its :func:`_stamp` as
+    read (``None``, ``None`` if missing)."""
     try:
         fd = os.open(path, _FLAGS)
     except FileNotFoundError:
-        return None
+        return None, None
     try:
-        size = os.fstat(fd).st_size
-        parts = []
+        st = os.fstat(fd)
+        size, parts = st.st_size, []
         while size > 0:
             part = os.read(fd, size)
             if not part:
                 break
             parts.append(part)
             size -= len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return (parts[0] if len(parts) == 1 else b"".join(parts)), _stamp(st)
     finally:
         os.close(fd)
 
 
-def _json(path: Path, roots: AllowedRoots, image: int, key: str) -> dict[str, Any] | None:
-    checked = roots.join_str(path, key, image=image, what="OME-Zarr file", within=path)
-    raw = _read_file(checked)
-    if raw is None:
-        return None
+Stamp = tuple[int, ...] | None
+Json = Callable[[str], dict[str, Any] | None]
+
+#: Parsed metadata per (image folder, dataset path): the stamps of the files it was parsed
+#: from (``None``: absent), and the result (``None``: a layout left to zarr-python).
+_meta: OrderedDict[tuple[str, str, str], tuple[tuple[tuple[str, Stamp], ...], Any]] = OrderedDict()
+_meta_lock = threading.Lock()
+_META_SIZE = 1024
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    """What identifies a file's content: another file swapped in (a link elsewhere) has
+    another device/inode; a rewrite changes ctime, which no one can set back."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev, st.st_ino
+
+
+def _current(path: str) -> Stamp:
     try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise _Unhandled from None
-    if not isinstance(doc, dict):
-        raise _Unhandled
-    return doc
+        return _stamp(os.stat(path))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return (-1,)  # never equal to a stamp taken: parsed (and reported) again
 
 
-def _group_attrs(path: Path, roots: AllowedRoots, image: int) -> dict[str, Any]:
-    doc = _json(path, roots, image, "zarr.json")
+def _cached(path: Path, roots: AllowedRoots, image: int, rel: str,
+            parse: Callable[[Json, str], Any]) -> Any:
+    """``parse(json, rel)``, where ``json(key)`` reads the metadata file *key* of the image
+    (checked against the roots); remembered per process while every file it read (or found
+    absent) is unchanged, so that a field read costs a ``stat`` per metadata file instead
+    of reading and parsing it.  ``None`` if the layout is unhandled."""
+    folder = os.fspath(path)
+    cache_key = (folder, rel, parse.__name__)
+    with _meta_lock:
+        hit = _meta.get(cache_key)
+        if hit is not None:
+            _meta.move_to_end(cache_key)
+    if hit is not None and all(_current(os.path.join(folder, key)) == stamp
+                               for key, stamp in hit[0]):
+        return hit[1]
+    seen: list[tuple[str, Stamp]] = []
+
+    def json_file(key: str) -> dict[str, Any] | None:
+        checked = roots.join_str(path, key, image=image, what="OME-Zarr file", within=path)
+        raw, stamp = _read_file(checked)
+        seen.append((key, stamp))
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise _Unhandled from None
+        if not isinstance(doc, dict):
+            raise _Unhandled
+        return doc
+
+    try:
+        value = parse(json_file, rel)
+    except _Unhandled:
+        value = None
+    with _meta_lock:
+        _meta[cache_key] = (tuple(seen), value)
+        while len(_meta) > _META_SIZE:
+            _meta.popitem(last=False)
+    return value
+
+
+def _group_attrs(json_file: Json, _: str) -> dict[str, Any]:
+    doc = json_file("zarr.json")
     if doc is not None:
         if doc.get("zarr_format") != 3 or doc.get("node_type") != "group":
             raise _Unhandled
         attrs = doc.get("attributes", {})
     else:
-        if _json(path, roots, image, ".zgroup") is None:
+        if json_file(".zgroup") is None:
             raise _Unhandled
-        attrs = _json(path, roots, image, ".zattrs") or {}
+        attrs = json_file(".zattrs") or {}
     if not isinstance(attrs, dict):
         raise _Unhandled
     return attrs
 
 
-def _array(path: Path, roots: AllowedRoots, image: int, rel: str
+def _array(json_file: Json, rel: str
            ) -> tuple[tuple[int, ...], np.dtype, Callable[[bytes], Any] | None, KeyFn]:
     """Shape, on-disk dtype, decoder and chunk-key function of the array at *rel*."""
-    meta = _json(path, roots, image, f"{rel}/zarr.json")
+    meta = json_file(f"{rel}/zarr.json")
     if meta is not None:
         return _v3(meta)
-    meta = _json(path, roots, image, f"{rel}/.zarray")
+    meta = json_file(f"{rel}/.zarray")
     if meta is None:
         raise _Unhandled
     return _v2(meta)

@@ -229,3 +229,21 @@ def test_direct_path_checks_every_file_against_the_roots(
     os.symlink(planted / meta.name, meta)
     with pytest.raises(OutsideRootsError):
         ngff.read(folder, roots, _info(), 0)
+
+
+def test_metadata_remembered_only_while_unchanged(tmp_path: Path) -> None:
+    roots = AllowedRoots(tmp_path)
+    folder = _image(tmp_path / "img", 2, _data(">u2"))
+    first = ngff.read(folder, roots, _info(), 1)
+    assert ngff.read(folder, roots, _info(), 1) is not first  # read again, same pixels
+    np.testing.assert_array_equal(ngff.read(folder, roots, _info(), 1), first)
+    # the array rewritten in place (other dtype, codec and values): parsed again
+    again = _data("<f4") * 3
+    _image(folder, 2, again, compressors=numcodecs.Zstd())
+    got = ngff.read(folder, roots, _info(pixels_type="float"), 1)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, again[1])
+    # rewritten as a layout left to zarr-python: no longer read directly
+    _image(folder, 2, again, order="F")
+    assert direct.read_level(folder, roots, _info(), "0", list("tczyx"), 1) is None
+    np.testing.assert_array_equal(ngff.read(folder, roots, _info(), 1), again[1])
