@@ -5,7 +5,8 @@ Sources are tried in the order omero-ms-image-region uses:
 1. OME-Zarr (NGFF 0.4 on zarr v2, or 0.5 on zarr v3), when the image's ``externalinfo``
    has entitytype ``com.glencoesoftware.ngff:multiscales``; ``lsid`` is the multiscales
    path (relative to the data root, or absolute); level 0 is read
-   (:mod:`platequeue.omero._ngff`).
+   (:mod:`platequeue.omero._ngff`; one chunk per plane with known codecs chunk by chunk,
+   :mod:`platequeue.omero._zarrdirect`, anything else through zarr-python).
 2. ``Pixels/<id>_pyramid``: OMERO's pyramid, a BigTIFF of JPEG-2000 tiles, one IFD per
    plane in XYZCT order (:mod:`platequeue.omero._tiffs`).
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
