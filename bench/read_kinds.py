@@ -78,8 +78,8 @@ def timed(*fns: Callable[[], object], repeat: int) -> list[float]:
 
 
 def platform_reads(reader: RepositoryReader, pix: list[PixelsInfo]) -> Callable[[], object]:
-    """Every field through ``open_field(native=True, out=...)``, as the ROMIO row does (the
-    sources that decode allocate their own array)."""
+    """Every field through ``open_field(native=True, out=...)``, as the ROMIO row does
+    (OME-TIFF and OME-Zarr fill *out*; the pyramid allocates its own array)."""
     first = pix[0]
     out = np.empty((first.size_c, first.size_z, first.size_y, first.size_x), np.uint16)
     return lambda: [reader.open_field(info, native=True, out=out) for info in pix]

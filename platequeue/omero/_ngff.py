@@ -24,6 +24,7 @@ from zarr.abc.store import ByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import LocalStore
 
+from platequeue.omero import _zarrdirect as direct
 from platequeue.omero._model import PixelsInfo
 from platequeue.omero._repo import CorruptPixelsError, PixelsFileError, UnsafePathError
 from platequeue.omero._roots import AllowedRoots
@@ -98,8 +99,35 @@ def open_level0(path: Path, roots: AllowedRoots, image: int) -> tuple[zarr.Array
 
 
 def read(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
-         c: int | None = None, z: int | None = None) -> np.ndarray:
-    """Level 0 of the image at *path*: the ``(C, Z, Y, X)`` field, or one ``(Y, X)`` plane."""
+         c: int | None = None, z: int | None = None, *,
+         out: np.ndarray | None = None) -> np.ndarray:
+    """Level 0 of the image at *path*: the ``(C, Z, Y, X)`` field, or one ``(Y, X)`` plane,
+    native-endian (into *out* when given).
+
+    The common layout (one chunk per plane, known codecs) is read chunk by chunk
+    (:mod:`platequeue.omero._zarrdirect`); any other through zarr-python.
+    """
+    image = info.image_id
+    attrs = direct.group_attrs(path, roots, image)
+    if attrs is not None:
+        ms = multiscales(attrs, image, path)
+        rel = dataset_path(ms, image)
+        roots.join(path, rel, image=image, what="NGFF dataset path", within=path)
+        got = direct.read_level(path, roots, info, rel, axes_of(ms), t, c, z, out=out)
+        if got is not None:
+            return got
+    data = read_zarr(path, roots, info, t, c, z)
+    if out is None:
+        return data
+    if out.shape != data.shape or out.dtype != data.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous {data.dtype} of shape {data.shape}")
+    np.copyto(out, data)
+    return out
+
+
+def read_zarr(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
+              c: int | None = None, z: int | None = None) -> np.ndarray:
+    """:func:`read` through zarr-python, whatever the layout (native-endian)."""
     arr, axes = open_level0(path, roots, info.image_id)
     pick = {"t": t, "c": c, "z": z}
     sel: tuple[Any, ...] = tuple(
@@ -126,7 +154,7 @@ def read(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
     if out.shape != want:
         raise PixelsFileError(f"image {info.image_id}: OME-Zarr {path} level 0 gives shape "
                               f"{out.shape}, OMERO's pixels row says {want}")
-    return out
+    return out.astype(out.dtype.newbyteorder("="), copy=False)
 
 
 def array_files(path: Path, roots: AllowedRoots, image: int) -> Iterator[tuple[str, Path]]:

@@ -15,6 +15,7 @@ Reads open the resolved files with ``O_NOFOLLOW``.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -104,19 +105,19 @@ def _parse(path: Path, roots: AllowedRoots, image: int) -> OmeLayout:
     return OmeLayout(stamps, series)
 
 
-def layout(path: Path, roots: AllowedRoots, image: int, *,
+def layout(path: str | Path, roots: AllowedRoots, image: int, *,
            stamp: tuple[int, ...] | None = None, fresh: bool = False) -> OmeLayout:
     """The plane index of the OME-TIFF at *path* (resolved), parsed once per process;
     *stamp* is the file's current :func:`_stamp` when the caller has it (else stat'ed)."""
-    key = str(path)
+    key = os.fspath(path)
     with _lock:
         got = _cache.get(key)
         if got is not None:
             _cache.move_to_end(key)
     if got is not None and not fresh and \
-            got.stamps[key] == (stamp if stamp is not None else _stamp(path.stat())):
+            got.stamps[key] == (stamp if stamp is not None else _stamp(os.stat(key))):
         return got
-    parsed = _parse(path, roots, image)
+    parsed = _parse(Path(key), roots, image)
     with _lock:
         _cache[key] = parsed
         while len(_cache) > _CACHE_SIZE:
@@ -124,7 +125,7 @@ def layout(path: Path, roots: AllowedRoots, image: int, *,
     return parsed
 
 
-def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
+def read_field(path: str | Path, roots: AllowedRoots, info: PixelsInfo, t: int,
                planes: list[tuple[int, int]], *, out: np.ndarray | None = None,
                _retry: bool = True) -> np.ndarray:
     """The given (c, z) planes of timepoint *t* of series ``image.series``: ``(N, Y, X)``
@@ -133,31 +134,34 @@ def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
     want = (len(planes), info.size_y, info.size_x)
     if out is None:
         out = np.empty(want, dtype=native)
-    elif out.size != np.prod(want) or out.dtype != native or not out.flags.c_contiguous:
+    elif out.size != want[0] * want[1] * want[2] or out.dtype != native \
+            or not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous {native} holding {want}")
     out = out.reshape(want)
     fds: dict[str, int] = {}
     try:
-        key = str(path)
-        main = fds[key] = os.open(key, os.O_RDONLY | os.O_NOFOLLOW)
+        key = os.fspath(path)
+        main = fds[key] = os.open(key, _FLAGS)
         stamps = {key: _stamp(os.fstat(main))}  # of the files as opened now
-        lay = layout(path, roots, info.image_id, stamp=stamps[key], fresh=not _retry)
+        lay = layout(key, roots, info.image_id, stamp=stamps[key], fresh=not _retry)
         if info.series >= len(lay.series):
             raise PixelsFileError(f"image {info.image_id}: {path} has {len(lay.series)} "
                                   f"series, OMERO says series {info.series}")
         axes, shape, index_planes = lay.series[info.series]
+        at = {"T": t, "C": 0, "Z": 0}
         for n, (c, z) in enumerate(planes):
+            at["C"], at["Z"] = c, z
             index = 0
             for ax, size in zip(axes, shape, strict=True):
                 if ax not in "YXS":
-                    index = index * size + {"T": t, "C": c, "Z": z}.get(ax, 0)
+                    index = index * size + at.get(ax, 0)
             plane = index_planes[index] if index < len(index_planes) else None
             if plane is None:
                 raise PixelsFileError(f"image {info.image_id}: {path} series {info.series} "
                                       f"has no plane z={z} c={c} t={t}")
             fd = fds.get(plane.file)
             if fd is None:
-                fd = fds[plane.file] = os.open(plane.file, os.O_RDONLY | os.O_NOFOLLOW)
+                fd = fds[plane.file] = os.open(plane.file, _FLAGS)
                 stamps[plane.file] = _stamp(os.fstat(fd))
             if stamps[plane.file] != lay.stamps[plane.file]:  # changed since parsed: again
                 if not _retry:
@@ -171,17 +175,21 @@ def read_field(path: Path, roots: AllowedRoots, info: PixelsInfo, t: int,
     return out
 
 
-def _read_plane(fd: int, plane: Plane, info: PixelsInfo, path: Path, out: np.ndarray) -> None:
+_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_plane(fd: int, plane: Plane, info: PixelsInfo, path: str | Path,
+                out: np.ndarray) -> None:
     if plane.shape != out.shape:
         raise PixelsFileError(f"image {info.image_id}: {path} page {plane.page} has shape "
                               f"{plane.shape}, OMERO's pixels row says {out.shape}")
-    disk = np.dtype(plane.dtype)
     if plane.offset < 0:  # compressed or unusual layout: tifffile decodes it
         with tifffile.TiffFile(os.fdopen(os.dup(fd), "rb")) as tf:
             page = tf.pages[plane.page]
             assert isinstance(page, tifffile.TiffPage)
-            np.copyto(out, decode_page(page, info, path), casting="unsafe")
+            np.copyto(out, decode_page(page, info, Path(path)), casting="unsafe")
         return
+    disk = _dtype(plane.dtype)
     if disk.newbyteorder("=") != out.dtype:
         raise PixelsFileError(f"image {info.image_id}: {path} holds {disk}, OMERO's pixels "
                               f"row says {info.pixels_type}")
@@ -191,3 +199,8 @@ def _read_plane(fd: int, plane: Plane, info: PixelsInfo, path: Path, out: np.nda
         raise PixelsFileError(f"image {info.image_id}: short read of {plane.file}")
     if target is not out:
         np.copyto(out, target)
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype(name: str) -> np.dtype:
+    return np.dtype(name)

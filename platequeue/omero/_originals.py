@@ -22,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable
@@ -55,7 +56,16 @@ def resolve_original(data_dir: str | os.PathLike[str], managed_dir: str | os.Pat
     """``<local root>/<pixels.path>/<pixels.name>`` joined as components (not yet resolved).
 
     ``..`` components are refused outright; a leading ``/`` is dropped (Java's
-    ``new File(parent, "/x")`` appends too)."""
+    ``new File(parent, "/x")`` appends too).  A pure function of its arguments: the join
+    is remembered per process (every field of an OME-TIFF plate asks for the same file).
+    """
+    return _joined(os.fspath(data_dir), None if managed_dir is None else os.fspath(managed_dir),
+                   root_name, path, name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _joined(data_dir: str, managed_dir: str | None, root_name: str | None, path: str,
+            name: str) -> Path:
     root = local_repository_root(data_dir, managed_dir, root_name)
     parts = [*PurePosixPath(path or ".").parts, *PurePosixPath(name).parts]
     parts = [p for p in parts if p not in ("/", ".")]

@@ -5,7 +5,8 @@ Sources are tried in the order omero-ms-image-region uses:
 1. OME-Zarr (NGFF 0.4 on zarr v2, or 0.5 on zarr v3), when the image's ``externalinfo``
    has entitytype ``com.glencoesoftware.ngff:multiscales``; ``lsid`` is the multiscales
    path (relative to the data root, or absolute); level 0 is read
-   (:mod:`platequeue.omero._ngff`).
+   (:mod:`platequeue.omero._ngff`; one chunk per plane with known codecs chunk by chunk,
+   :mod:`platequeue.omero._zarrdirect`, anything else through zarr-python).
 2. ``Pixels/<id>_pyramid``: OMERO's pyramid, a BigTIFF of JPEG-2000 tiles, one IFD per
    plane in XYZCT order (:mod:`platequeue.omero._tiffs`).
 3. ``Pixels/<id>``: ROMIO, memory-mapped (:mod:`platequeue.omero._repo`).
@@ -102,18 +103,23 @@ class RepositoryReader:
         probed on the plain joined paths (one stat each), and only the source chosen is
         resolved and checked.
         """
+        kind, path = self._locate(info)
+        return kind, Path(path)
+
+    def _locate(self, info: PixelsInfo) -> tuple[Source, str]:
+        """:meth:`source`, the path as a ``str`` (what the readers open)."""
         image = info.image_id
         if info.ngff_path:
-            path = self._row_path(info.ngff_path, image, "OME-Zarr")
-            if path.is_dir():
-                return Source.NGFF, path
-            logger.warning("image %s: OME-Zarr %s missing, falling back", image, path)
+            ngff_path = self._row_path(info.ngff_path, image, "OME-Zarr")
+            if os.path.isdir(ngff_path):
+                return Source.NGFF, ngff_path
+            logger.warning("image %s: OME-Zarr %s missing, falling back", image, ngff_path)
         romio = os.path.join(self._root_s, repo.romio_relpath(info.id))
         if os.path.isfile(romio + "_pyramid"):
-            return Source.PYRAMID, self.roots.resolve(romio + "_pyramid", image=image,
-                                                      what="pyramid")
+            return Source.PYRAMID, self.roots.resolve_str(romio + "_pyramid", image=image,
+                                                          what="pyramid")
         if os.path.lexists(romio):  # an unreadable entry must fail as OSError
-            return Source.ROMIO, self.roots.resolve(romio, image=image, what="ROMIO file")
+            return Source.ROMIO, self.roots.resolve_str(romio, image=image, what="ROMIO file")
         if info.path is not None and info.name:
             root_name = self.repo_roots.get(info.repo) if info.repo else None
             if info.repo and root_name is None:
@@ -121,17 +127,17 @@ class RepositoryReader:
             path = originals.resolve_original(self.root, self.managed_dir, root_name,
                                               info.path, info.name)
             if os.path.lexists(path):
-                resolved = self.roots.resolve(path, image=image, what="original file")
+                resolved = self.roots.resolve_str(path, image=image, what="original file")
                 fast = path.name.lower().endswith(TIFF_FAST_PATH)
                 return (Source.ORIGINAL if fast else Source.BIOFORMATS), resolved
         raise repo.PixelsFileError(f"image {image}: no pixels found under {self.root}")
 
-    def _row_path(self, value: str, image: int, what: str) -> Path:
+    def _row_path(self, value: str, image: int, what: str) -> str:
         """A path from a database row: relative to the data dir (no ``..``) or absolute;
         resolved and checked against the allowed roots."""
         if value.startswith("/"):
-            return self.roots.resolve(value, image=image, what=what)
-        return self.roots.join(self.root, value, image=image, what=what)
+            return self.roots.resolve_str(value, image=image, what=what)
+        return self.roots.join_str(self._root_s, value, image=image, what=what)
 
     def input_files(self, info: PixelsInfo) -> tuple[Source, list[tuple[str, Path]]]:
         """The source of *info* and the files a read of it depends on, as (name, path):
@@ -148,20 +154,21 @@ class RepositoryReader:
 
         For ROMIO, ``native=False`` gives the zero-copy big-endian view of the memory map
         and ``native=True`` one ``readinto`` into a native-endian array (*out* if given);
-        the other sources always return native-endian arrays (OME-TIFF into *out* if given).
+        the other sources always return native-endian arrays (OME-TIFF and OME-Zarr into *out*
+        if given).
         """
-        kind, path = self.source(info)
+        kind, where = self._locate(info)
         if kind is Source.ROMIO:
             if native:
-                return repo.read_field_native(self.root, info, t=t, out=out, path=path)
-            return repo.read_field(self.root, info, t=t, path=path)
+                return repo.read_field_native(self.root, info, t=t, out=out, path=where)
+            return repo.read_field(self.root, info, t=t, path=Path(where))
         repo.check_index(info, t=t)
         if kind is Source.NGFF:
-            return ngff.read(path, self.roots, info, t)
+            return ngff.read(Path(where), self.roots, info, t, out=out)
         if kind is Source.BIOFORMATS:
-            return self.bioformats.read_field(info, path, t=t)
+            return self.bioformats.read_field(info, Path(where), t=t)
         planes = [(c, z) for c in range(info.size_c) for z in range(info.size_z)]
-        field = self._tiff_planes(kind, path, info, t, planes, out=out)
+        field = self._tiff_planes(kind, where, info, t, planes, out=out)
         return field.reshape(info.size_c, info.size_z, info.size_y, info.size_x)
 
     def read_plane(self, info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> np.ndarray:
@@ -177,11 +184,11 @@ class RepositoryReader:
                                               zs=range(z, z + 1))[0, 0]
         return self._tiff_planes(kind, path, info, t, [(c, z)])[0]
 
-    def _tiff_planes(self, kind: Source, path: Path, info: PixelsInfo, t: int,
+    def _tiff_planes(self, kind: Source, path: str | Path, info: PixelsInfo, t: int,
                      planes: tiffs.Planes, out: np.ndarray | None = None) -> np.ndarray:
         """The (c, z) *planes* of timepoint *t*: ``(N, Y, X)`` (OME-TIFF into *out*)."""
         if kind is Source.PYRAMID:
-            return np.stack(tiffs.read_pyramid(path, info, t, planes))
+            return np.stack(tiffs.read_pyramid(Path(path), info, t, planes))
         return ometiff.read_field(path, self.roots, info, t, planes, out=out)
 
 

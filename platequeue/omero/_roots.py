@@ -78,6 +78,11 @@ class AllowedRoots:
         folders under the data dir (or managed dir): a field read there costs one ``lstat``
         of the file itself; under the in-place roots every component is resolved each time.
         """
+        return Path(self.resolve_str(path, image=image, what=what, within=within))
+
+    def resolve_str(self, path: str | os.PathLike[str], *, image: int | None = None,
+                    what: str = "file", within: str | os.PathLike[str] | None = None) -> str:
+        """:meth:`resolve`, as a ``str`` (the per-chunk and per-field paths skip pathlib)."""
         p = os.fspath(path)
         if "\x00" in p:
             self._refuse(image, what, p, p, "NUL in path")
@@ -86,17 +91,22 @@ class AllowedRoots:
             self._refuse(image, what, p, resolved, f"outside {os.fspath(within)}")
         if not self.allows(resolved):
             self._refuse(image, what, p, resolved, "outside the allowed roots")
-        return Path(resolved)
+        return resolved
 
     def join(self, base: str | os.PathLike[str], relpath: str, *, image: int | None = None,
              what: str = "file", within: str | os.PathLike[str] | None = None) -> Path:
         """A path stored inside a file, relative to *base*: no absolute paths, no ``..``."""
+        return Path(self.join_str(base, relpath, image=image, what=what, within=within))
+
+    def join_str(self, base: str | os.PathLike[str], relpath: str, *, image: int | None = None,
+                 what: str = "file", within: str | os.PathLike[str] | None = None) -> str:
+        """:meth:`join`, as a ``str``."""
         if (not relpath or relpath.startswith("/") or "\\" in relpath or "\x00" in relpath
                 or ".." in relpath.split("/")):
             self._refuse(image, what, relpath, relpath,
                          "absolute, '..', backslash or empty path inside a file")
-        return self.resolve(os.path.join(base, relpath), image=image, what=what,
-                            within=within)
+        return self.resolve_str(os.path.join(base, relpath), image=image, what=what,
+                                within=within)
 
     def _resolved(self, p: str) -> str:
         folder, name = os.path.split(p)
