@@ -42,6 +42,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Celery's consumer, made to survive a Redis connection lost mid-run (see there)
+        "worker_consumer": "platequeue.queue._consumer:Consumer",
         "broker_connection_retry_on_startup": True,
         "task_ignore_result": True,
         "result_expires": 3600,
@@ -75,6 +77,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
 def create_celery(settings: Settings | None = None) -> Celery:
     """Build the Celery app; tasks are ``@shared_task`` in ``workers`` and ``beat``."""
     settings = settings or get_settings()
-    app = Celery("platequeue", set_as_current=True)
+    app = Celery("platequeue", set_as_current=True,
+                 task_cls="platequeue.queue._consumer:Task")
     app.conf.update(celery_config(settings))
     return app
