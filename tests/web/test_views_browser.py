@@ -9,7 +9,6 @@ serious or critical violation) and photographed at 1280 and 390 px wide into
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -19,18 +18,14 @@ from sqlalchemy import select
 
 from platequeue.store import Run, session_scope
 from platequeue.testing import served as serve
-from tests.conftest import ROOT
 from tests.web.a11y import assert_accessible
+from tests.web.browser import ARGS, CHROMIUM, SHOTS
 from tests.web.pages_fixtures import Web, finish_run, set_role, submit
 from tests.web.pngs import decode_rgb
 from tests.web.stacks import any_stack, any_web
 
 __all__ = ["any_stack", "any_web"]
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "test-output" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 # how far the page's content (not the shared header; not what scrolls inside its own box,
 # such as a wide plate grid) reaches beyond the window
 OVERFLOW_JS = """Math.max(0, ...[...document.querySelectorAll('main *')]
