@@ -20,9 +20,11 @@ Example
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
+import stat
 import threading
 from pathlib import Path, PurePosixPath
 
@@ -153,14 +155,24 @@ def open_romio(root: str | os.PathLike[str], info: PixelsInfo,
     path = path if path is not None else romio_path(root, info.id)
     expected = int(np.prod(shape)) * dtype.itemsize
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
         raise PixelsFileError(f"image {info.image_id}: no ROMIO file {path}") from None
+    _require_regular(st, path)
+    size = st.st_size
     if size != expected:
         raise PixelsFileError(
             f"image {info.image_id}: {path} has {size} bytes, metadata says {expected}"
         )
     return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+
+
+def _require_regular(st: os.stat_result, path: str | os.PathLike[str]) -> None:
+    """A ``Pixels/<id>`` that is not a regular file (a directory, say, where a mount is
+    half there) is an I/O error, retried as one, not a permanent size mismatch."""
+    if not stat.S_ISREG(st.st_mode):
+        code = errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL
+        raise OSError(code, f"{os.strerror(code)} (not a regular file)", os.fspath(path))
 
 
 def _check_written(info: PixelsInfo, plane: np.ndarray, *, z: int, c: int, t: int) -> None:
@@ -224,7 +236,9 @@ def read_field_native(
     swap = dtype.itemsize > 1 and not dtype.isnative
     fd = os.open(path, _READ_FLAGS)
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        _require_regular(st, path)
+        size = st.st_size
         expected = nbytes * info.size_t
         if size != expected:
             raise PixelsFileError(

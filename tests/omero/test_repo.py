@@ -15,6 +15,7 @@ from platequeue.omero import (
     nested_relpath,
     pixel_dtype,
     read_field,
+    read_field_native,
     read_plane,
     romio_relpath,
     safe_path,
@@ -127,6 +128,17 @@ def test_missing_or_truncated_file(tmp_path: Path) -> None:
     write_romio(tmp_path, 42, np.ones((1, 1, 1, 4, 4), np.uint16), "uint16")
     with pytest.raises(PixelsFileError, match="bytes"):
         read_field(tmp_path, info)
+
+
+def test_a_directory_in_place_of_the_file_is_an_io_error(tmp_path: Path) -> None:
+    # a half-mounted share: an I/O error the well retries, not a permanent size mismatch
+    info = _info(42)
+    (tmp_path / "Pixels").mkdir()
+    (tmp_path / "Pixels" / "42").mkdir()
+    with pytest.raises(IsADirectoryError):
+        read_field(tmp_path, info)
+    with pytest.raises(IsADirectoryError):
+        read_field_native(tmp_path, info)
 
 
 def test_index_out_of_range(tmp_path: Path) -> None:
