@@ -175,17 +175,6 @@ def _require_regular(st: os.stat_result, path: str | os.PathLike[str]) -> None:
         raise OSError(code, f"{os.strerror(code)} (not a regular file)", os.fspath(path))
 
 
-def _check_written(info: PixelsInfo, plane: np.ndarray, *, z: int, c: int, t: int) -> None:
-    raw = plane.reshape(-1)[: 2 * len(NULL_PLANE_PATTERN) // plane.itemsize].tobytes()
-    head = raw[: len(NULL_PLANE_PATTERN)]
-    tail = raw[len(NULL_PLANE_PATTERN) : 2 * len(NULL_PLANE_PATTERN)]
-    if head == NULL_PLANE_PATTERN and not any(tail):
-        raise UnwrittenPlaneError(
-            f"image {info.image_id} (pixels {info.id}): plane z={z} c={c} t={t} "
-            "was never written (OMERO null-plane pattern)"
-        )
-
-
 def check_index(info: PixelsInfo, *, z: int = 0, c: int = 0, t: int = 0) -> None:
     for name, value, size in (("z", z, info.size_z), ("c", c, info.size_c), ("t", t, info.size_t)):
         if not 0 <= value < size:
@@ -203,9 +192,9 @@ def read_field(root: str | os.PathLike[str], info: PixelsInfo, *, t: int = 0,
     """
     check_index(info, t=t)
     field = open_romio(root, info, path)[t]
-    for c in range(info.size_c):
-        for z in range(info.size_z):
-            _check_written(info, field[c, z], z=z, c=c, t=t)
+    if field.size:
+        _check_planes_written(info, _bytes_of(field), field.nbytes // (info.size_c * info.size_z),
+                              0, z=info.size_z, t=t)
     return field
 
 
@@ -254,8 +243,7 @@ def read_field_native(
         view, disk, dest, item = scratch.data, scratch.view(dtype), out.reshape(-1), dtype.itemsize
         for start, length in _pieces(nbytes, plane_bytes, SWAP_PIECE):
             raw = view[:length]
-            if os.preadv(fd, [raw], t * nbytes + start) != length:
-                _pread(fd, raw, t * nbytes + start, info, path)  # the rest, or a short read
+            _pread(fd, raw, t * nbytes + start, info, path)
             if start % plane_bytes == 0:  # a plane (or several) begins here
                 _check_planes_written(info, raw, plane_bytes, start, z=info.size_z, t=t)
             first = start // item
@@ -294,11 +282,17 @@ def _pread(fd: int, view: memoryview, offset: int, info: PixelsInfo,
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
+def _bytes_of(array: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous *array* (a memory-mapped field or plane), without a copy."""
+    return array.reshape(-1).view(np.uint8).data
+
+
 def _check_planes_written(info: PixelsInfo, raw: memoryview, plane_bytes: int, start: int, *,
                           z: int, t: int) -> None:
-    """:func:`_check_written` for every plane that begins in *raw*, the on-disk bytes of a
-    field from byte *start* on (planes in (C, Z) order, *z* per channel); only each plane's
-    first bytes are looked at (which lie in *raw*: see :func:`_pieces`)."""
+    """Refuse (:class:`UnwrittenPlaneError`) every plane that begins in *raw* and starts with
+    OMERO's null-plane pattern. *raw* holds the on-disk bytes of a field from byte *start*
+    on (planes in (C, Z) order, *z* per channel); only each plane's first bytes are looked
+    at (which lie in *raw*: see :func:`_pieces`)."""
     n = len(NULL_PLANE_PATTERN)
     head_end, tail_end = min(n, plane_bytes), min(2 * n, plane_bytes)
     first = -(-start // plane_bytes)
@@ -332,5 +326,7 @@ def read_plane(
     """One plane, shape ``(Y, X)``, as a zero-copy big-endian view."""
     check_index(info, z=z, c=c, t=t)
     plane = open_romio(root, info, path)[t, c, z]
-    _check_written(info, plane, z=z, c=c, t=t)
+    if plane.size:
+        _check_planes_written(info, _bytes_of(plane), plane.nbytes,
+                              (c * info.size_z + z) * plane.nbytes, z=info.size_z, t=t)
     return plane
