@@ -8,6 +8,13 @@ __all__ = ["PipelineError", "PipelineParamError", "PipelineSpecError", "UnknownP
 class PipelineError(ValueError):
     """Base class of every error this package raises on bad input."""
 
+    @property
+    def detail(self) -> str:
+        """The message without its ``pipeline 'name': `` prefix, for a caller that names
+        the pipeline itself (a form field, a submission)."""
+        text = str(self)
+        return text.split(": ", 1)[1] if text.startswith("pipeline ") and ": " in text else text
+
 
 class UnknownPipeline(PipelineError):
     """No pipeline of that name is registered (the message lists the known names)."""

@@ -138,7 +138,7 @@ def channel_picks(pipe: Pipeline, f: ParamField, plates: Sequence[PlateInfo]) ->
         try:
             idx = pipe.channel_index(f.name, p.channels, f.value)
         except PipelineError as exc:
-            picks.append(f"no channel on {p.name}: {str(exc).split(': ', 1)[-1]}")
+            picks.append(f"no channel on {p.name}: {exc.detail}")
             continue
         picks.append(f"{p.channels[idx]} (channel {idx + 1} of {len(p.channels)}) "
                      f"on {p.name}")
@@ -151,7 +151,7 @@ def check_channel(pipe: Pipeline, f: ParamField, plates: Sequence[PlateInfo]) ->
         try:
             pipe.channel_index(f.name, p.channels, f.value)
         except PipelineError as exc:
-            return f"plate {p.name!r}: {str(exc).split(': ', 1)[-1]}"
+            return f"plate {p.name!r}: {exc.detail}"
     return None
 
 

@@ -225,9 +225,7 @@ class OmeroCatalog:
         sql = ("SELECT p.id FROM plate p JOIN screenplatelink l ON l.child = p.id "
                f"WHERE l.parent = :sid AND {readable_sql('p')} ORDER BY p.id")
         with self.engine.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM screen WHERE id = :sid"),
-                                  {"sid": screen_id}).first() is not None
-            if not exists or not can_read(conn, user_id, "screen", screen_id):
+            if not can_read(conn, user_id, "screen", screen_id):  # False for no such screen
                 return None
             return sorted({int(r[0]) for r in conn.execute(
                 text(sql), {"sid": screen_id, "uid": user_id})})

@@ -48,13 +48,7 @@ def check_channels(pipe: Pipeline, params: Mapping[str, object], plate: PlateInf
         try:
             pipe.channel_index(role, plate.channels, params.get(f"channels.{role}"))
         except PipelineParamError as exc:
-            raise Invalid(f"plate {plate.id}: {_without_pipeline(exc)}") from exc
-
-
-def _without_pipeline(exc: Exception) -> str:
-    """The engine's message without its "pipeline 'x': " prefix (the request names it)."""
-    text = str(exc)
-    return text.split(": ", 1)[1] if text.startswith("pipeline ") else text
+            raise Invalid(f"plate {plate.id}: {exc.detail}") from exc
 
 
 def check_param_types(params: Mapping[str, object]) -> None:
