@@ -27,11 +27,11 @@ from platequeue.errors import Invalid
 from platequeue.runs import custom_steps
 from web.access import MAX_RUN_ID, STATUS_CACHE_S, run_for
 from web.auth import attach_omero_session, platform, require
+from web.strict import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
-MAX_ID = 2**63 - 1  # OMERO ids are PostgreSQL bigint
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 
 

@@ -25,6 +25,7 @@ from platequeue.omero import PlateInfo, WellRef
 from platequeue.runs import estimate as estimates
 from web.auth import Identity, attach_omero_session, platform
 from web.pages import install_error_pages, page_identity
+from web.strict import MAX_ID
 from web.submit_form import (
     ParamField,
     channel_picks,
@@ -39,7 +40,6 @@ bp = Blueprint("pages_submit", __name__)
 install_error_pages(bp)
 
 
-MAX_ID = 2**63 - 1  # OMERO ids are 64-bit; a larger number names nothing
 MAX_SCREENS = 20  # screens named in one request (each is one catalog query)
 
 

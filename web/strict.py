@@ -21,7 +21,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from platequeue.errors import Invalid
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # OMERO ids are PostgreSQL bigint: a larger number names nothing
 MAX_JSON_DEPTH = 32
 
 
