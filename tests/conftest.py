@@ -15,15 +15,37 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from platequeue.settings import Settings, load_settings
-from platequeue.testing import create_database, drop_database
+from platequeue.testing import (
+    create_database,
+    drop_database,
+    postgres_available,
+    temporary_database,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_HOST = "127.0.0.1"
+#: The audit store kinds a store-level test runs on (PostgreSQL where the local server answers).
+STORE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not postgres_available(), reason="needs the local PostgreSQL server"))]
+
+
+@contextmanager
+def migrated_platform(kind: str, directory: Path, prefix: str) -> Iterator[Any]:
+    """A :class:`~platequeue.platform.Platform` on a fresh audit store of *kind*, migrated
+    to head (the real schema), with its home in *directory*; the store is dropped after."""
+    from platequeue.platform import Platform
+    from platequeue.store import dispose_all, upgrade
+
+    with temporary_database(kind, directory, prefix=prefix) as url:
+        upgrade(url)
+        yield Platform(load_settings({"DATABASE_URL": url, "PLATEQUEUE_HOME": str(directory)}))
+        dispose_all()
 
 
 @pytest.fixture

@@ -10,20 +10,14 @@ import pytest
 
 from platequeue.accounts import UserInfo, users
 from platequeue.platform import Platform
-from platequeue.settings import load_settings
-from platequeue.store import User, dispose_all, session_scope, upgrade
-from platequeue.testing import postgres_available, temporary_database
-
-KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not postgres_available(), reason="needs the local PostgreSQL server"))]
+from platequeue.store import User, session_scope
+from tests.conftest import STORE_KINDS, migrated_platform
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=STORE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with temporary_database(request.param, tmp_path, prefix="pq_users") as url:
-        upgrade(url)
-        yield Platform(load_settings({"DATABASE_URL": url, "PLATEQUEUE_HOME": str(tmp_path)}))
-        dispose_all()
+    with migrated_platform(request.param, tmp_path, "pq_users") as made:
+        yield made
 
 
 def _add(platform: Platform, omename: str, omero_id: int, role: str) -> int:

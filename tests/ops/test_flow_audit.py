@@ -11,29 +11,22 @@ import pytest
 
 from platequeue.ops import ActiveRun, AuditFilter, audit_search, audit_users, flow
 from platequeue.platform import Platform
-from platequeue.settings import load_settings
 from platequeue.store import (
     AuditEvent,
     Run,
     User,
     WellTask,
-    dispose_all,
     session_scope,
-    upgrade,
 )
-from platequeue.testing import postgres_available, temporary_database
+from tests.conftest import STORE_KINDS, migrated_platform
 
-KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not postgres_available(), reason="needs the local PostgreSQL server"))]
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=STORE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with temporary_database(request.param, tmp_path, prefix="pq_flow") as url:
-        upgrade(url)
-        yield Platform(load_settings({"DATABASE_URL": url, "PLATEQUEUE_HOME": str(tmp_path)}))
-        dispose_all()
+    with migrated_platform(request.param, tmp_path, "pq_flow") as made:
+        yield made
 
 
 def _run(platform: Platform, who: str, status: str, created: datetime,

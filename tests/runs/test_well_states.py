@@ -10,20 +10,14 @@ import pytest
 
 from platequeue.platform import Platform
 from platequeue.runs import WellState, well_states
-from platequeue.settings import load_settings
-from platequeue.store import Run, User, WellTask, dispose_all, session_scope, upgrade
-from platequeue.testing import postgres_available, temporary_database
-
-KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not postgres_available(), reason="needs the local PostgreSQL server"))]
+from platequeue.store import Run, User, WellTask, session_scope
+from tests.conftest import STORE_KINDS, migrated_platform
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=STORE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with temporary_database(request.param, tmp_path, prefix="pq_wells") as url:
-        upgrade(url)
-        yield Platform(load_settings({"DATABASE_URL": url, "PLATEQUEUE_HOME": str(tmp_path)}))
-        dispose_all()
+    with migrated_platform(request.param, tmp_path, "pq_wells") as made:
+        yield made
 
 
 def _run(platform: Platform, wells: list[tuple[int, int, str, dict[str, object]]]) -> int:

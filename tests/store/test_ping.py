@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 
 from platequeue.store import StoreError, dispose_all, make_engine, ping
-from platequeue.testing import postgres_available, temporary_database
-
-KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not postgres_available(), reason="needs the local PostgreSQL server"))]
+from platequeue.testing import temporary_database
+from tests.conftest import STORE_KINDS
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=STORE_KINDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with temporary_database(request.param, tmp_path, prefix="pq_ping") as found:
         yield found

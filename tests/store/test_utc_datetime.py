@@ -16,21 +16,15 @@ from sqlalchemy import select
 
 from platequeue import runs
 from platequeue.platform import Platform
-from platequeue.settings import load_settings
-from platequeue.store import Run, User, dispose_all, session_scope, upgrade, utcnow
-from platequeue.testing import postgres_available, temporary_database
+from platequeue.store import Run, User, session_scope, utcnow
+from tests.conftest import STORE_KINDS, migrated_platform
 from web.pages_runs import progress
 
-KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not postgres_available(), reason="needs the local PostgreSQL server"))]
 
-
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=STORE_KINDS)
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    with temporary_database(request.param, tmp_path, prefix="pq_utc") as url:
-        upgrade(url)  # the real schema: no migration is needed for the column type
-        yield Platform(load_settings({"DATABASE_URL": url, "PLATEQUEUE_HOME": str(tmp_path)}))
-        dispose_all()
+    with migrated_platform(request.param, tmp_path, "pq_utc") as made:
+        yield made
 
 
 def _run(platform: Platform, started_at: datetime | None, **values: object) -> int:
