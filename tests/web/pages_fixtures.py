@@ -45,16 +45,21 @@ class Web:
         return int(next(p for p in m.plates if p.group_id != demo.group_id).id)
 
 
-@pytest.fixture
-def web(stack: Stack) -> Iterator[Web]:
-    """The Flask app on the test stack with ``APP_ENV=development`` (the dev sign-in)."""
+def make_web(stack: Stack) -> Web:
+    """The Flask app on *stack* with ``APP_ENV=development`` (the dev sign-in), testing on."""
     from web import create_app
 
     stack.env["APP_ENV"] = "development"
     platform = stack.platform()
     app = create_app(platform=platform)
     app.config["TESTING"] = True
-    yield Web(stack, platform, app)
+    return Web(stack, platform, app)
+
+
+@pytest.fixture
+def web(stack: Stack) -> Iterator[Web]:
+    """The Flask app on the test stack with ``APP_ENV=development`` (the dev sign-in)."""
+    yield make_web(stack)
 
 
 def csrf_of(html: str) -> str:

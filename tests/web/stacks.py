@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Stack
-from tests.web.pages_fixtures import Web
+from tests.web.pages_fixtures import Web, make_web
 
 STACKS = ("embedded", "postgres")
 
@@ -79,10 +79,4 @@ def any_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]
 @pytest.fixture
 def any_web(any_stack: Stack) -> Iterator[Web]:
     """``web`` (development sign-in on) on either stack."""
-    from web import create_app
-
-    any_stack.env["APP_ENV"] = "development"
-    platform = any_stack.platform()
-    app = create_app(platform=platform)
-    app.config["TESTING"] = True
-    yield Web(any_stack, platform, app)
+    yield make_web(any_stack)
